@@ -1,0 +1,43 @@
+# r2o task runner. `make demo` runs the main job; `make test` runs every check CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+R2O     := $(VENV)/bin/r2o
+STAMP   := $(VENV)/.r2o-installed
+PYTEST  := $(PY) -m pytest
+
+.PHONY: help venv engine lint unit test demo clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+# The virtual environment is (re)made whenever pyproject.toml or the setup scripts change.
+$(STAMP): pyproject.toml ci/bootstrap.sh
+	@bash ci/bootstrap.sh $(VENV)
+	@touch $(STAMP)
+
+venv: $(STAMP)  ## Create or refresh .venv with r2o and its dev tools
+
+engine:  ## Make a Docker engine answer (installs Debian's docker.io when needed)
+	@bash ci/engine.sh
+
+lint: venv  ## ruff and mypy --strict
+	$(VENV)/bin/ruff check tools tests benchmarks
+	$(VENV)/bin/ruff format --check tools tests benchmarks
+	$(VENV)/bin/mypy --strict tools/r2o
+
+unit: venv  ## The fast tier: no Docker, seconds
+	$(PYTEST) -q -m "not docker and not slow"
+
+test: venv lint engine  ## Everything: lint, unit tier, Docker tier
+	$(PYTEST) -q
+
+demo: venv engine  ## The main job: validate, build the images, run identity-matrix in Docker
+	$(R2O) validate
+	$(R2O) build identity-matrix
+	$(R2O) run identity-matrix -p size=4
+
+clean:  ## Remove run outputs and caches (not the venv)
+	rm -rf .r2o .pytest_cache .mypy_cache .ruff_cache

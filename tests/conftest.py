@@ -1,0 +1,65 @@
+"""Shared fixtures. The unit tier cannot reach Docker; the Docker tier fails loudly without it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _docker_protection(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests not marked `docker` must not talk to an engine (like cibuildwheel's mock_protection)."""
+    if request.node.get_closest_marker("docker") is not None:
+        return
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a unit-tier test tried to reach Docker; mark it @pytest.mark.docker")
+
+    monkeypatch.setattr(docker, "from_env", refuse)
+    monkeypatch.setattr(docker, "DockerClient", refuse)
+
+
+@pytest.fixture(scope="session")
+def engine() -> object:
+    """A connected engine; the Docker tier fails (never skips) when none answers."""
+    from r2o.errors import EngineError
+    from r2o.images.engine import Engine
+
+    try:
+        return Engine.connect()
+    except EngineError as exc:
+        pytest.fail(f"the Docker tier needs an engine and none answers: {exc}\nrun: bash ci/engine.sh")
+
+
+def git(repo: Path, *args: str) -> str:
+    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True)
+    return proc.stdout
+
+
+def make_git_repo(path: Path) -> Path:
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.email", "test@example.invalid")
+    git(path, "config", "user.name", "r2o tests")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "fixture")
+    return path
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Iterator[Path]:
+    """A git repository holding a copy of this repository's identity-matrix and base images."""
+    root = tmp_path / "repo"
+    (root / "components").mkdir(parents=True)
+    shutil.copytree(REPO_ROOT / "components" / "identity-matrix", root / "components" / "identity-matrix",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO_ROOT / "base-images", root / "base-images",
+                    ignore=shutil.ignore_patterns("rootfs.tar", "__pycache__"))
+    make_git_repo(root)
+    yield root

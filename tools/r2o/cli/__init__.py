@@ -1,0 +1,1 @@
+"""The `r2o` command line: one thin module per command."""

@@ -1,0 +1,37 @@
+"""What every command shares: the repository option, output helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from r2o.repo import Repository
+
+
+@dataclass
+class State:
+    repo_option: Path | None = None
+    debug: bool = False
+    _repo: Repository | None = None
+
+    @property
+    def repo(self) -> Repository:
+        if self._repo is None:
+            self._repo = Repository.discover(self.repo_option)
+        return self._repo
+
+
+pass_state = click.make_pass_decorator(State, ensure=True)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")

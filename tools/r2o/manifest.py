@@ -1,0 +1,456 @@
+"""component.yaml: schema validation, semantic checks, and the frozen Component dataclasses.
+
+Loading is two steps: the JSON Schema (r2o/schemas/component.schema.json) checks shape and
+types; the registered checks below check meaning (Ref:: names, defaults inside bounds, container
+paths, AWS Batch limits). Every problem found is reported at once, each with file, field and line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from r2o import schema, strict_yaml
+from r2o.errors import ManifestError, Problem, UsageError, did_you_mean
+from r2o.strict_yaml import YamlDocument
+
+MANIFEST_FILE = "component.yaml"
+OUTPUT_ROOT = PurePosixPath("/data/output")
+STDOUT = "stdout"
+REF_PREFIX = "Ref::"
+_REF = re.compile(r"Ref::([A-Za-z0-9_]+)")
+
+# AWS Batch on Fargate accepts only these vCPU -> memory (MiB) combinations.
+FARGATE_MEMORY: Mapping[float, tuple[int, ...]] = {
+    0.25: (512, 1024, 2048),
+    0.5: tuple(range(1024, 4096 + 1, 1024)),
+    1: tuple(range(2048, 8192 + 1, 1024)),
+    2: tuple(range(4096, 16384 + 1, 1024)),
+    4: tuple(range(8192, 30720 + 1, 1024)),
+    8: tuple(range(16384, 61440 + 1, 4096)),
+    16: tuple(range(32768, 122880 + 1, 8192)),
+}
+MIN_TIMEOUT_S = 60
+MAX_ATTEMPTS = 10
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: str  # integer | number | string | boolean | date | enum
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    values: tuple[str, ...] = ()
+    required: bool = False
+    description: str = ""
+
+    def parse(self, text: str) -> Any:
+        """Turn a command-line string into a typed value, checking type and bounds."""
+        value: Any
+        try:
+            if self.type == "integer":
+                value = int(text)
+            elif self.type == "number":
+                value = float(text)
+            elif self.type == "boolean":
+                lowered = text.strip().lower()
+                if lowered not in ("true", "false"):
+                    raise ValueError(text)
+                value = lowered == "true"
+            elif self.type == "date":
+                value = dt.date.fromisoformat(text).isoformat()
+            else:
+                value = text
+        except ValueError:
+            raise UsageError(
+                f"parameter '{self.name}': {text!r} is not {_A[self.type]}",
+                hint=f"pass -p {self.name}=<{self.type}>",
+            ) from None
+        problem = self.check(value)
+        if problem:
+            raise UsageError(f"parameter '{self.name}': {problem}")
+        return value
+
+    def check(self, value: Any) -> str:
+        """"" when ``value`` fits this parameter, else what is wrong with it."""
+        if self.type in ("integer", "number") and not isinstance(value, bool):
+            if self.type == "integer" and not isinstance(value, int):
+                return f"{value!r} is not an integer"
+            if not isinstance(value, (int, float)):
+                return f"{value!r} is not a number"
+            if self.minimum is not None and value < self.minimum:
+                return f"{value} is below the minimum {_num(self.minimum)}"
+            if self.maximum is not None and value > self.maximum:
+                return f"{value} is above the maximum {_num(self.maximum)}"
+            return ""
+        if self.type in ("integer", "number"):
+            return f"{value!r} is not {_A[self.type]}"
+        if self.type == "boolean":
+            return "" if isinstance(value, bool) else f"{value!r} is not true or false"
+        if not isinstance(value, str):
+            return f"{value!r} is not a string"
+        if self.type == "date":
+            try:
+                dt.date.fromisoformat(value)
+            except ValueError:
+                return f"{value!r} is not a date (YYYY-MM-DD)"
+        if self.type == "enum" and value not in self.values:
+            hint = did_you_mean(value, self.values)
+            return f"{value!r} is not one of {', '.join(self.values)}" + (f"; {hint}" if hint else "")
+        return ""
+
+    @staticmethod
+    def format(value: Any) -> str:
+        """The string form substituted for Ref:: (booleans lowercase, like JSON)."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+
+_A = {
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "date": "a date (YYYY-MM-DD)",
+    "string": "a string",
+    "enum": "one of the allowed values",
+}
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+@dataclass(frozen=True)
+class Resources:
+    vcpus: float
+    memory_mib: int
+    gpus: int = 0
+    timeout_s: int = 3600
+    retries: int = 1  # attempts, as AWS Batch's retryStrategy counts them (1 = no retry)
+    platforms: tuple[str, ...] = ("EC2",)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """A declared input or output."""
+
+    name: str
+    path: str  # absolute container path, or "stdout" for an output
+    kind: str = "file"
+    format: str = "any"
+    required: bool = True
+    description: str = ""
+
+    @property
+    def is_stdout(self) -> bool:
+        return self.path == STDOUT
+
+    @property
+    def filename(self) -> str:
+        """Name of this output's file in a golden case's expected/ folder."""
+        return "stdout.txt" if self.is_stdout else PurePosixPath(self.path).name
+
+
+@dataclass(frozen=True)
+class Build:
+    dockerfile: str = "Dockerfile"
+    include: tuple[str, ...] = ()
+    args: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    version: str
+    description: str
+    base: str
+    command: tuple[str, ...]
+    resources: Resources
+    folder: Path
+    owners: tuple[str, ...] = ()
+    entrypoint: tuple[str, ...] = ()  # the image's ENTRYPOINT; Batch passes command to it as arguments
+    build: Build = Build()
+    environment: Mapping[str, str] = field(default_factory=dict)
+    parameters: Mapping[str, Parameter] = field(default_factory=dict)
+    inputs: tuple[DataSpec, ...] = ()
+    outputs: tuple[DataSpec, ...] = ()
+    network: bool = False
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.folder / MANIFEST_FILE
+
+    def input(self, name: str) -> DataSpec:
+        return _named(self.inputs, name, f"input of {self.name}")
+
+    def output(self, name: str) -> DataSpec:
+        return _named(self.outputs, name, f"output of {self.name}")
+
+    def resolve_parameters(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults overlaid with ``given`` (already typed); unknown or missing names are errors."""
+        for key in given:
+            if key not in self.parameters:
+                hint = did_you_mean(key, self.parameters) or (
+                    f"{self.name} takes: {', '.join(self.parameters) or 'no parameters'}"
+                )
+                raise UsageError(f"{self.name} has no parameter '{key}'", hint=hint)
+        values: dict[str, Any] = {}
+        for name, param in self.parameters.items():
+            if name in given:
+                values[name] = given[name]
+            elif param.default is not None:
+                values[name] = param.default
+            else:
+                raise UsageError(
+                    f"{self.name} needs parameter '{name}' ({param.type})", hint=f"pass -p {name}=VALUE"
+                )
+        return values
+
+    def command_with(self, values: Mapping[str, Any]) -> tuple[str, ...]:
+        """The command with every Ref::name replaced by its value (AWS Batch semantics)."""
+        return tuple(
+            Parameter.format(values[arg[len(REF_PREFIX) :]]) if arg.startswith(REF_PREFIX) else arg
+            for arg in self.command
+        )
+
+
+def _named(items: tuple[DataSpec, ...], name: str, what: str) -> DataSpec:
+    for item in items:
+        if item.name == name:
+            return item
+    hint = did_you_mean(name, [i.name for i in items]) or f"known: {', '.join(i.name for i in items) or 'none'}"
+    raise UsageError(f"no {what} named '{name}'", hint=hint)
+
+
+# --- semantic checks -----------------------------------------------------------------------------
+
+Check = Callable[[dict[str, Any], YamlDocument], list[Problem]]
+CHECKS: list[Check] = []
+
+
+def check(func: Check) -> Check:
+    """Register a semantic check; its docstring is the rule users read."""
+    CHECKS.append(func)
+    return func
+
+
+def _p(doc: YamlDocument, at: tuple[str | int, ...], message: str, hint: str = "") -> Problem:
+    return Problem(doc.file, strict_yaml.format_path(at), message, doc.line(at), hint)
+
+
+@check
+def _name_matches_folder(data: dict[str, Any], doc: YamlDocument) -> list[Problem]:
+    """A component's name equals its folder's name."""
+    folder = doc.file.parent.name
+    if data["name"] != folder:
+        return [_p(doc, ("name",), f"'{data['name']}' differs from the folder name '{folder}'",
+                   f"set name: {folder}, or rename the folder")]
+    return []
+
+
+@check
+def _refs_are_declared(data: dict[str, Any], doc: YamlDocument) -> list[Problem]:
+    """Every Ref:: in the command names a declared parameter and is a whole argument."""
+    params = data.get("parameters", {})
+    out = []
+    for i, arg in enumerate(data["command"]):
+        for name in _REF.findall(arg):
+            if name not in params:
+                hint = did_you_mean(name, params) or "declare it under parameters:"
+                out.append(_p(doc, ("command", i), f"Ref::{name} names no declared parameter", hint))
+        if REF_PREFIX in arg and not _REF.fullmatch(arg):
+            out.append(_p(doc, ("command", i), f"'{arg}': a Ref:: placeholder must be a whole argument",
+                          "AWS Batch substitutes whole arguments only; split the argument"))
+    return out
+
+
+@check
+def _parameters_are_coherent(data: dict[str, Any], doc: YamlDocument) -> list[Problem]:
+    """Defaults satisfy their own type and bounds; enums list values; bounds are ordered."""
+    out = []
+    for name, spec in data.get("parameters", {}).items():
+        at = ("parameters", name)
+        ptype = spec["type"]
+        if ptype == "enum" and "values" not in spec:
+            out.append(_p(doc, at, "an enum parameter needs 'values'"))
+        if ptype != "enum" and "values" in spec:
+            out.append(_p(doc, (*at, "values"), f"'values' only applies to enum parameters, not {ptype}"))
+        if ("minimum" in spec or "maximum" in spec) and ptype not in ("integer", "number"):
+            out.append(_p(doc, at, f"minimum/maximum only apply to integer and number, not {ptype}"))
+        lo, hi = spec.get("minimum"), spec.get("maximum")
+        if lo is not None and hi is not None and lo > hi:
+            out.append(_p(doc, (*at, "minimum"), f"minimum {lo} is above maximum {hi}"))
+        if "default" in spec:
+            param = _parameter(name, spec)
+            problem = param.check(spec["default"])
+            if problem:
+                out.append(_p(doc, (*at, "default"), f"default {problem}"))
+        elif spec.get("required") is False:
+            out.append(_p(doc, at, "an optional parameter needs a default", "add default: or drop required: false"))
+    return out
+
+
+def _container_path_problem(path: str) -> str:
+    p = PurePosixPath(path)
+    if not p.is_absolute():
+        return f"'{path}' is not an absolute container path"
+    if ".." in p.parts:
+        return f"'{path}' contains '..'"
+    if path != str(p) or path.endswith("/"):
+        return f"'{path}' is not in normal form (write {p})"
+    return ""
+
+
+@check
+def _data_specs_are_sound(data: dict[str, Any], doc: YamlDocument) -> list[Problem]:
+    """Input/output names and paths are unique, absolute, without '..'; outputs live under /data/output."""
+    out = []
+    names: dict[str, tuple[str | int, ...]] = {}
+    paths: dict[str, tuple[str | int, ...]] = {}
+    stdout_count = 0
+    for section in ("inputs", "outputs"):
+        for i, spec in enumerate(data.get(section, [])):
+            at: tuple[str | int, ...] = (section, i)
+            if spec["name"] in names:
+                out.append(_p(doc, (*at, "name"), f"name '{spec['name']}' is used twice "
+                                                  f"(also {strict_yaml.format_path(names[spec['name']])})"))
+            names.setdefault(spec["name"], at)
+            path = spec["path"]
+            if section == "outputs" and path == STDOUT:
+                stdout_count += 1
+                if stdout_count > 1:
+                    out.append(_p(doc, (*at, "path"), "only one output can be stdout"))
+                continue
+            problem = _container_path_problem(path)
+            if problem:
+                out.append(_p(doc, (*at, "path"), problem, "use an absolute path such as /data/input/file.nc"))
+                continue
+            if path in paths:
+                out.append(_p(doc, (*at, "path"), f"path '{path}' is used twice "
+                                                  f"(also {strict_yaml.format_path(paths[path])})"))
+            paths.setdefault(path, at)
+            under_out = PurePosixPath(path).is_relative_to(OUTPUT_ROOT) and PurePosixPath(path) != OUTPUT_ROOT
+            if section == "outputs" and not under_out:
+                out.append(_p(doc, (*at, "path"), f"'{path}' is outside the output root {OUTPUT_ROOT}",
+                              f"write outputs under {OUTPUT_ROOT}/"))
+            if section == "inputs" and PurePosixPath(path).is_relative_to(OUTPUT_ROOT):
+                out.append(_p(doc, (*at, "path"), f"input '{path}' is inside the output root {OUTPUT_ROOT}",
+                              "mount inputs under /data/input/"))
+    return out
+
+
+@check
+def _resources_fit_batch(data: dict[str, Any], doc: YamlDocument) -> list[Problem]:
+    """Resources sit inside AWS Batch's limits (EC2 integer vCPUs, Fargate pairs, attempts, timeout)."""
+    res = data["resources"]
+    at = ("resources",)
+    platforms = res.get("platforms", ["EC2"])
+    vcpus, memory = res["vcpus"], res["memory_mib"]
+    out = []
+    if "EC2" in platforms and (vcpus != int(vcpus) or vcpus < 1):
+        out.append(_p(doc, (*at, "vcpus"), f"EC2 needs a whole number of vCPUs >= 1, not {vcpus}",
+                      "use 1, 2, ...; fractional vCPUs exist only on FARGATE"))
+    if "FARGATE" in platforms:
+        allowed = FARGATE_MEMORY.get(float(vcpus))
+        if allowed is None:
+            out.append(_p(doc, (*at, "vcpus"), f"FARGATE does not offer {vcpus} vCPUs",
+                          f"choose one of {', '.join(_num(v) for v in FARGATE_MEMORY)}"))
+        elif memory not in allowed:
+            shown = ", ".join(map(str, allowed))
+            out.append(_p(doc, (*at, "memory_mib"), f"FARGATE with {_num(vcpus)} vCPU does not offer {memory} MiB",
+                          f"choose one of {shown}"))
+        if res.get("gpus", 0):
+            out.append(_p(doc, (*at, "gpus"), "FARGATE has no GPUs", "drop FARGATE from platforms or set gpus: 0"))
+    retries = res.get("retries", 1)
+    if not 1 <= retries <= MAX_ATTEMPTS:
+        out.append(_p(doc, (*at, "retries"), f"{retries} attempts is outside AWS Batch's 1-{MAX_ATTEMPTS}"))
+    timeout = res.get("timeout_s", 3600)
+    if timeout < MIN_TIMEOUT_S:
+        out.append(_p(doc, (*at, "timeout_s"), f"{timeout} s is below AWS Batch's minimum of {MIN_TIMEOUT_S} s"))
+    return out
+
+
+def _parameter(name: str, spec: Mapping[str, Any]) -> Parameter:
+    return Parameter(
+        name=name,
+        type=spec["type"],
+        default=spec.get("default"),
+        minimum=spec.get("minimum"),
+        maximum=spec.get("maximum"),
+        values=tuple(spec.get("values", ())),
+        required=spec.get("required", "default" not in spec),
+        description=spec.get("description", ""),
+    )
+
+
+def _data_spec(spec: Mapping[str, Any], *, is_input: bool) -> DataSpec:
+    return DataSpec(
+        name=spec["name"],
+        path=spec["path"],
+        kind=spec.get("kind", "file"),
+        format=spec.get("format", "any"),
+        required=spec.get("required", True) if is_input else True,
+        description=spec.get("description", ""),
+    )
+
+
+def problems_in(doc: YamlDocument) -> list[Problem]:
+    """Schema problems, or (when the shape is right) semantic problems."""
+    if not isinstance(doc.data, dict):
+        return [Problem(doc.file, "", "expected a mapping of manifest fields at the top level, "
+                                      f"found {type(doc.data).__name__}", doc.line(()))]
+    problems = schema.validate(doc, "component")
+    if problems:
+        return problems
+    out: list[Problem] = []
+    for rule in CHECKS:
+        out.extend(rule(doc.data, doc))
+    return out
+
+
+def from_document(doc: YamlDocument) -> Component:
+    problems = problems_in(doc)
+    if problems:
+        raise ManifestError(problems)
+    d = doc.data
+    res = d["resources"]
+    build = d.get("build", {})
+    return Component(
+        name=d["name"],
+        version=d["version"],
+        description=d["description"],
+        base=d["base"],
+        command=tuple(d["command"]),
+        folder=doc.file.parent,
+        owners=tuple(d.get("owners", ())),
+        entrypoint=tuple(d.get("entrypoint", ())),
+        build=Build(
+            dockerfile=build.get("dockerfile", "Dockerfile"),
+            include=tuple(build.get("include", ())),
+            args=dict(build.get("args", {})),
+        ),
+        environment=dict(d.get("environment", {})),
+        parameters={n: _parameter(n, s) for n, s in d.get("parameters", {}).items()},
+        resources=Resources(
+            vcpus=res["vcpus"],
+            memory_mib=res["memory_mib"],
+            gpus=res.get("gpus", 0),
+            timeout_s=res.get("timeout_s", 3600),
+            retries=res.get("retries", 1),
+            platforms=tuple(res.get("platforms", ("EC2",))),
+        ),
+        inputs=tuple(_data_spec(s, is_input=True) for s in d.get("inputs", ())),
+        outputs=tuple(_data_spec(s, is_input=False) for s in d.get("outputs", ())),
+        network=d.get("network", False),
+    )
+
+
+def load(folder: Path) -> Component:
+    """Load and check ``folder/component.yaml``."""
+    return from_document(strict_yaml.load(folder / MANIFEST_FILE))

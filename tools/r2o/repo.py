@@ -1,0 +1,189 @@
+"""The monorepo: finding its root, and loading every component and base image in it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from r2o import base_image, manifest, strict_yaml
+from r2o.base_image import BaseImage
+from r2o.errors import InputError, ManifestError, NotFoundError, Problem, UsageError, did_you_mean
+from r2o.manifest import Component
+
+COMPONENTS = "components"
+BASE_IMAGES = "base-images"
+LIBS = "libs"
+PIPELINES = "pipelines"
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above ``start`` holding ``components/`` (like git finds .git)."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / COMPONENTS).is_dir():
+            return candidate
+    raise UsageError(
+        f"no r2o repository at or above {here} (looked for a '{COMPONENTS}/' folder)",
+        hint="run r2o inside the repository, or pass --repo DIR",
+    )
+
+
+def _subfolders(parent: Path) -> list[Path]:
+    if not parent.is_dir():
+        return []
+    return sorted(p for p in parent.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Everything that loaded, and every problem found on the way."""
+
+    components: dict[str, Component]
+    images: dict[str, BaseImage]
+    problems: list[Problem]
+
+
+class Repository:
+    """A checkout of the monorepo. Loading is lazy and cached; problems are collected, not raised early."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        if not (self.root / COMPONENTS).is_dir():
+            raise UsageError(f"{self.root} is not an r2o repository (no '{COMPONENTS}/' folder)",
+                             hint="pass --repo with the repository root")
+
+    @classmethod
+    def discover(cls, repo: Path | None = None) -> Repository:
+        return cls(repo) if repo is not None else cls(find_root())
+
+    def rel(self, path: Path) -> Path:
+        try:
+            return path.resolve().relative_to(self.root)
+        except ValueError:
+            return path
+
+    @cached_property
+    def loaded(self) -> Loaded:
+        problems: list[Problem] = []
+        components: dict[str, Component] = {}
+        images: dict[str, BaseImage] = {}
+        for folder in _subfolders(self.root / BASE_IMAGES):
+            if not (folder / base_image.IMAGE_FILE).is_file():
+                problems.append(Problem(self.rel(folder), "", f"base image folder has no {base_image.IMAGE_FILE}",
+                                        hint=f"add {base_image.IMAGE_FILE} or remove the folder"))
+                continue
+            try:
+                img = base_image.load(folder)
+            except ManifestError as exc:
+                problems.extend(self._relative(exc.problems))
+            else:
+                images[img.name] = img
+        for folder in _subfolders(self.root / COMPONENTS):
+            path = folder / manifest.MANIFEST_FILE
+            if not path.is_file():
+                hint = "add component.yaml (see the README), or remove the folder"
+                if (folder / "component.yml").is_file():
+                    hint = "rename component.yml to component.yaml"
+                problems.append(Problem(self.rel(folder), "", f"component folder has no {manifest.MANIFEST_FILE}",
+                                        hint=hint))
+                continue
+            try:
+                comp = manifest.load(folder)
+            except ManifestError as exc:
+                problems.extend(self._relative(exc.problems))
+            else:
+                components[comp.name] = comp
+        problems.extend(self._cross_checks(components, images))
+        return Loaded(components, images, problems)
+
+    def _relative(self, problems: list[Problem]) -> list[Problem]:
+        return [Problem(self.rel(Path(p.file)), p.field, p.message, p.line, p.hint) for p in problems]
+
+    def _cross_checks(self, components: dict[str, Component], images: dict[str, BaseImage]) -> list[Problem]:
+        """What one file alone cannot tell: bases and parents exist, includes and Dockerfiles exist, no cycles."""
+        out: list[Problem] = []
+
+        def where(path: Path, at: tuple[str | int, ...]) -> tuple[Path, int | None]:
+            try:
+                doc = strict_yaml.load(path)
+            except ManifestError:
+                return self.rel(path), None
+            return self.rel(path), doc.line(at)
+
+        for img in images.values():
+            if not (img.folder / img.dockerfile).is_file():
+                f, line = where(img.manifest_path, ("dockerfile",))
+                out.append(Problem(f, "dockerfile", f"{img.dockerfile} does not exist in {self.rel(img.folder)}",
+                                   line))
+            if img.parent is not None and img.parent not in images:
+                f, line = where(img.manifest_path, ("parent",))
+                out.append(Problem(f, "parent", f"no base image named '{img.parent}'", line,
+                                   did_you_mean(img.parent, images) or f"base images: {', '.join(images)}"))
+        for name in images:
+            seen = [name]
+            cur = images[name].parent
+            while cur is not None and cur in images:
+                if cur in seen:
+                    f, line = where(images[name].manifest_path, ("parent",))
+                    out.append(Problem(f, "parent", f"parent chain loops: {' -> '.join([*seen, cur])}", line))
+                    break
+                seen.append(cur)
+                cur = images[cur].parent
+        for comp in components.values():
+            if comp.base not in images:
+                f, line = where(comp.manifest_path, ("base",))
+                out.append(Problem(f, "base", f"no base image named '{comp.base}'", line,
+                                   did_you_mean(comp.base, images) or f"base images: {', '.join(images)}"))
+            if not (comp.folder / comp.build.dockerfile).is_file():
+                f, line = where(comp.manifest_path, ("build", "dockerfile"))
+                out.append(Problem(f, "build.dockerfile",
+                                   f"{comp.build.dockerfile} does not exist in {self.rel(comp.folder)}", line))
+            for i, inc in enumerate(comp.build.include):
+                target = (self.root / inc).resolve()
+                if ".." in Path(inc).parts or Path(inc).is_absolute() or not target.is_relative_to(self.root):
+                    f, line = where(comp.manifest_path, ("build", "include", i))
+                    out.append(Problem(f, f"build.include[{i}]", f"'{inc}' is not a path inside the repository",
+                                       line, "write a repository-relative path such as libs/mylib"))
+                elif not target.exists():
+                    f, line = where(comp.manifest_path, ("build", "include", i))
+                    out.append(Problem(f, f"build.include[{i}]", f"'{inc}' does not exist", line))
+        return out
+
+    # --- accessors that raise -------------------------------------------------------------------
+
+    def require_valid(self) -> Loaded:
+        loaded = self.loaded
+        if loaded.problems:
+            raise ManifestError(loaded.problems, hint="fix these, then run: r2o validate")
+        return loaded
+
+    @property
+    def components(self) -> dict[str, Component]:
+        return self.require_valid().components
+
+    @property
+    def images(self) -> dict[str, BaseImage]:
+        return self.require_valid().images
+
+    def component(self, name: str) -> Component:
+        """One component by name; only its own manifest must be valid."""
+        folder = self.root / COMPONENTS / name
+        if not folder.is_dir() or name.startswith((".", "_")) or os.sep in name:
+            known = [p.name for p in _subfolders(self.root / COMPONENTS)]
+            raise NotFoundError(f"no component named '{name}'",
+                                hint=did_you_mean(name, known) or f"components: {', '.join(known)}")
+        if not (folder / manifest.MANIFEST_FILE).is_file():
+            raise InputError(f"{self.rel(folder)} has no {manifest.MANIFEST_FILE}")
+        try:
+            return manifest.load(folder)
+        except ManifestError as exc:
+            raise ManifestError(self._relative(exc.problems)) from None
+
+    def image(self, name: str) -> BaseImage:
+        images = self.images
+        if name not in images:
+            raise NotFoundError(f"no base image named '{name}'",
+                                hint=did_you_mean(name, images) or f"base images: {', '.join(images)}")
+        return images[name]

@@ -1,0 +1,97 @@
+"""JSON Schema validation of YAML documents, turned into located, friendly Problems."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from r2o.errors import Problem, did_you_mean
+from r2o.strict_yaml import FieldPath, YamlDocument, format_path
+
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+}
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """A schema shipped in r2o/schemas/ by file stem, e.g. ``component``."""
+    text = resources.files("r2o.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return schema
+
+
+@cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(load_schema(name))
+
+
+def validate(doc: YamlDocument, schema_name: str) -> list[Problem]:
+    """Every schema violation in ``doc``, each located by field path and line."""
+    problems: list[Problem] = []
+    errors = sorted(_validator(schema_name).iter_errors(doc.data), key=lambda e: list(map(str, e.path)))
+    for error in errors:
+        problems.extend(_problems(error, doc))
+    return problems
+
+
+def _problems(error: ValidationError, doc: YamlDocument) -> list[Problem]:
+    at: FieldPath = tuple(error.absolute_path)
+    field = format_path(at)
+    kind = error.validator
+    schema: Any = error.schema
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(schema.get("properties", {}))
+        out = []
+        for key in sorted(set(map(str, error.instance)) - set(allowed)):
+            hint = did_you_mean(key, allowed) or f"allowed keys here: {', '.join(allowed)}"
+            out.append(Problem(doc.file, format_path((*at, key)), f"unknown key '{key}'", doc.line((*at, key)), hint))
+        return out
+    if kind == "required":
+        missing = str(error.message).split("'")[1] if "'" in str(error.message) else str(error.message)
+        where = field or "top level"
+        return [Problem(doc.file, format_path((*at, missing)), f"required field is missing (in {where})", doc.line(at))]
+    if kind == "type":
+        wanted = error.validator_value
+        names = [wanted] if isinstance(wanted, str) else list(wanted)
+        expected = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+        return [Problem(doc.file, field, f"must be {expected}, not {_describe(error.instance)}", doc.line(at))]
+    if kind in ("enum", "const"):
+        choices = error.validator_value if kind == "enum" else [error.validator_value]
+        hint = did_you_mean(str(error.instance), [str(c) for c in choices])
+        listed = ", ".join(json.dumps(c) for c in choices)
+        return [Problem(doc.file, field, f"{json.dumps(error.instance)} is not one of: {listed}", doc.line(at), hint)]
+    if kind == "pattern":
+        return [
+            Problem(
+                doc.file, field, f"{json.dumps(error.instance)} does not match {error.validator_value}", doc.line(at)
+            )
+        ]
+    if kind == "propertyNames":
+        return [Problem(doc.file, field, f"key {error.message}", doc.line(at))]
+    return [Problem(doc.file, field, str(error.message), doc.line(at))]
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "empty (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the string {json.dumps(value)}"
+    return f"{type(value).__name__} {value!r}"
