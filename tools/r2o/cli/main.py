@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from r2o import __version__
-from r2o.cli import build, images, listing, run, show, validate
+from r2o.cli import build, compare, golden, images, listing, render, run, show, test, validate
 from r2o.cli.context import State, err
 from r2o.errors import R2OError, UsageError
 
@@ -31,7 +31,10 @@ def cli(ctx: click.Context, repo: Path | None, debug: bool) -> None:
     ctx.obj = State(repo_option=repo, debug=debug)
 
 
-for command in (listing.command, validate.command, show.command, images.command, build.command, run.command):
+for command in (
+    listing.command, validate.command, show.command, images.command, build.command, run.command,
+    golden.command, test.command, compare.compare, render.command,
+):
     cli.add_command(command)
 
 

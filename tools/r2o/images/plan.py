@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from r2o.base_image import BaseImage
-from r2o.errors import NotFoundError, UsageError, did_you_mean
+from r2o.errors import ManifestError, NotFoundError, Problem, UsageError, did_you_mean
 from r2o.images import tags
 from r2o.manifest import Component
 from r2o.repo import Repository
@@ -54,10 +54,19 @@ def _base_args(img: BaseImage) -> dict[str, str]:
 class ImageGraph:
     """Every image of a repository with its content tag, in dependency order."""
 
-    def __init__(self, root: Path, images: Mapping[str, BaseImage], components: Mapping[str, Component]) -> None:
+    def __init__(self, root: Path, images: Mapping[str, BaseImage], components: Mapping[str, Component],
+                 problems: Sequence[Problem] = ()) -> None:
         self.root = root
+        self._problems = list(problems)
         self._images = dict(images)
         self._components = dict(components)
+        # An image whose chain has a broken or missing link cannot be built; its problems are
+        # reported when it is asked for, so one broken folder does not block the others.
+        for _ in range(len(self._images) + 1):
+            broken = [n for n, i in self._images.items() if i.parent is not None and i.parent not in self._images]
+            for n in broken:
+                del self._images[n]
+        self._components = {n: c for n, c in self._components.items() if c.base in self._images}
         clash = set(images) & set(components)
         if clash:
             raise UsageError(f"names used by both a base image and a component: {', '.join(sorted(clash))}",
@@ -65,8 +74,8 @@ class ImageGraph:
 
     @classmethod
     def from_repo(cls, repo: Repository) -> ImageGraph:
-        loaded = repo.require_valid()
-        return cls(repo.root, loaded.images, loaded.components)
+        loaded = repo.loaded
+        return cls(repo.root, loaded.images, loaded.components, loaded.problems)
 
     @cached_property
     def nodes(self) -> dict[str, ImageNode]:
@@ -108,9 +117,16 @@ class ImageGraph:
     def node(self, name: str) -> ImageNode:
         nodes = self.nodes
         if name not in nodes:
+            own = [p for p in self._problems
+                   if Path(p.file).parts[:2] in (("components", name), ("base-images", name))]
+            if own or self._problems and name in self._named_in_problems():
+                raise ManifestError(own or self._problems, hint=f"fix these before building {name}")
             raise NotFoundError(f"no image or component named '{name}'",
                                 hint=did_you_mean(name, nodes) or f"known: {', '.join(sorted(nodes))}")
         return nodes[name]
+
+    def _named_in_problems(self) -> set[str]:
+        return {Path(p.file).parts[1] for p in self._problems if len(Path(p.file).parts) > 1}
 
     def ref(self, name: str, registry: str | None = None) -> str:
         return self.node(name).ref(registry)

@@ -1,0 +1,1 @@
+"""Golden cases: case files, recording expected outputs, and testing against them."""
