@@ -407,7 +407,7 @@ def problems_in(doc: YamlDocument) -> list[Problem]:
                                       f"found {type(doc.data).__name__}", doc.line(()))]
     problems = schema.validate(doc, "component")
     if problems:
-        return problems
+        return problems  # semantic checks assume the right shape and finite numbers
     out: list[Problem] = []
     for rule in CHECKS:
         out.extend(rule(doc.data, doc))

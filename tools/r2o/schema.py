@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -39,11 +40,25 @@ def _validator(name: str) -> jsonschema.Draft202012Validator:
 
 def validate(doc: YamlDocument, schema_name: str) -> list[Problem]:
     """Every schema violation in ``doc``, each located by field path and line."""
-    problems: list[Problem] = []
+    problems: list[Problem] = _non_finite(doc.data, (), doc)
     errors = sorted(_validator(schema_name).iter_errors(doc.data), key=lambda e: list(map(str, e.path)))
     for error in errors:
         problems.extend(_problems(error, doc))
     return problems
+
+
+def _non_finite(value: Any, at: FieldPath, doc: YamlDocument) -> list[Problem]:
+    """NaN and infinities pass JSON Schema's "number" but mean nothing in a manifest."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [Problem(doc.file, format_path(at), f"{value} is not a finite number", doc.line(at))]
+    out: list[Problem] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += _non_finite(v, (*at, str(k)), doc)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _non_finite(v, (*at, i), doc)
+    return out
 
 
 def _problems(error: ValidationError, doc: YamlDocument) -> list[Problem]:

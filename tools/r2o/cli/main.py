@@ -31,11 +31,24 @@ def cli(ctx: click.Context, repo: Path | None, debug: bool) -> None:
     ctx.obj = State(repo_option=repo, debug=debug)
 
 
-for command in (
-    listing.command, validate.command, show.command, images.command, build.command, run.command,
-    golden.command, test.command, compare.compare, render.command,
-):
+# Commands, in the order `r2o --help` lists them. Render subcommands register on the render group.
+COMMANDS: tuple[click.Command, ...] = (
+    listing.command,
+    validate.command,
+    show.command,
+    images.command,
+    build.command,
+    run.command,
+    golden.command,
+    test.command,
+    compare.compare,
+    render.command,
+)
+RENDER_COMMANDS: tuple[click.Command, ...] = ()
+
+for command in COMMANDS:
     cli.add_command(command)
+render.register(*RENDER_COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,1 @@
+"""Infrastructure rendered from the manifests (Batch, CloudFormation, CodeBuild). No docker, no boto3 calls."""
