@@ -162,6 +162,7 @@ class Build:
     dockerfile: str = "Dockerfile"
     include: tuple[str, ...] = ()
     args: Mapping[str, str] = field(default_factory=dict)
+    images: Mapping[str, str] = field(default_factory=dict)  # build ARG -> base image (multi-stage builds)
 
 
 @dataclass(frozen=True)
@@ -434,6 +435,7 @@ def from_document(doc: YamlDocument) -> Component:
             dockerfile=build.get("dockerfile", "Dockerfile"),
             include=tuple(build.get("include", ())),
             args=dict(build.get("args", {})),
+            images=dict(build.get("images", {})),
         ),
         environment=dict(d.get("environment", {})),
         parameters={n: _parameter(n, s) for n, s in d.get("parameters", {}).items()},

@@ -136,6 +136,11 @@ class Repository:
                 f, line = where(comp.manifest_path, ("base",))
                 out.append(Problem(f, "base", f"no base image named '{comp.base}'", line,
                                    did_you_mean(comp.base, images) or f"base images: {', '.join(images)}"))
+            for arg, image in comp.build.images.items():
+                if image not in images:
+                    f, line = where(comp.manifest_path, ("build", "images", arg))
+                    out.append(Problem(f, f"build.images.{arg}", f"no base image named '{image}'", line,
+                                       did_you_mean(image, images) or f"base images: {', '.join(images)}"))
             if not (comp.folder / comp.build.dockerfile).is_file():
                 f, line = where(comp.manifest_path, ("build", "dockerfile"))
                 out.append(Problem(f, "build.dockerfile",

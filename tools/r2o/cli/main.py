@@ -9,7 +9,26 @@ from pathlib import Path
 import click
 
 from r2o import __version__
-from r2o.cli import build, compare, golden, images, listing, render, run, show, test, validate
+from r2o.cli import (
+    build,
+    compare,
+    golden,
+    images,
+    listing,
+    new,
+    render,
+    render_batch,
+    render_codebuild,
+    run,
+    show,
+    test,
+    validate,
+)
+from r2o.cli import changed as changed_cli
+from r2o.cli import ci as ci_cli
+from r2o.cli import deploy as deploy_cli
+from r2o.cli import jobs as jobs_cli
+from r2o.cli import submit as submit_cli
 from r2o.cli.context import State, err
 from r2o.errors import R2OError, UsageError
 
@@ -36,15 +55,27 @@ COMMANDS: tuple[click.Command, ...] = (
     listing.command,
     validate.command,
     show.command,
+    new.command,
     images.command,
     build.command,
     run.command,
     golden.command,
     test.command,
     compare.compare,
+    changed_cli.command,
     render.command,
+    ci_cli.command,
+    deploy_cli.command,
+    submit_cli.command,
+    jobs_cli.jobs_command,
+    jobs_cli.job_command,
+    jobs_cli.logs_command,
+    jobs_cli.cancel_command,
 )
-RENDER_COMMANDS: tuple[click.Command, ...] = ()
+RENDER_COMMANDS: tuple[click.Command, ...] = (
+    render_batch.command,
+    render_codebuild.command,
+)
 
 for command in COMMANDS:
     cli.add_command(command)

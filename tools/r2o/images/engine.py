@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO, Any
 
 import docker
@@ -14,6 +17,7 @@ from docker.models.images import Image
 
 from r2o.errors import BuildError, EngineError
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 ENGINE_HINT = "start one with: bash ci/engine.sh (installs Debian's docker.io and starts dockerd)"
 _MANIFEST_TYPES = ", ".join([
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -72,7 +76,10 @@ class Engine:
             )
             for chunk in stream:
                 if "stream" in chunk:
-                    for line in str(chunk["stream"]).splitlines():
+                    for raw in str(chunk["stream"]).splitlines():
+                        line = _ANSI.sub("", raw).rstrip()
+                        if not line:
+                            continue
                         if line.startswith("Step "):
                             step = line
                         log.append(line)
@@ -131,18 +138,47 @@ def registry_has(registry: str, repository: str, tag: str, *, timeout: float = 1
     """
     scheme = "http" if _is_loopback(registry) else "https"
     url = f"{scheme}://{registry}/v2/{repository}/manifests/{tag}"
-    request = urllib.request.Request(url, method="HEAD", headers={"Accept": _MANIFEST_TYPES})
+    headers = {"Accept": _MANIFEST_TYPES}
+    auth = docker_auth(registry)
+    if auth:
+        headers["Authorization"] = f"Basic {auth}"
+    request = urllib.request.Request(url, method="HEAD", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return bool(response.status == 200)
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             return False
+        hint = "check the registry address and credentials"
+        if exc.code in (401, 403):
+            hint = ("log docker in to the registry first (for ECR: aws ecr get-login-password | "
+                    "docker login --username AWS --password-stdin REGISTRY); r2o reads that credential")
         raise EngineError(f"registry {registry} answered {exc.code} for {repository}:{tag}",
-                          hint="check the registry address and credentials") from exc
+                          hint=hint) from exc
     except (urllib.error.URLError, OSError) as exc:
         raise EngineError(f"registry {registry} cannot be reached: {exc}",
                           hint="check --registry HOST[:PORT] and that the registry runs") from exc
+
+
+def docker_auth(registry: str) -> str | None:
+    """The base64 ``user:password`` that ``docker login REGISTRY`` saved, if it saved one in config.json.
+
+    ECR accepts it as HTTP Basic auth (user AWS, password from ``aws ecr get-login-password``).
+    Credentials kept by a credential helper (credsStore) are not read.
+    """
+    config_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    try:
+        config = json.loads((config_dir / "config.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    auths = config.get("auths") if isinstance(config, dict) else None
+    if not isinstance(auths, dict):
+        return None
+    for key in (registry, f"https://{registry}", f"http://{registry}"):
+        entry = auths.get(key)
+        if isinstance(entry, dict) and isinstance(entry.get("auth"), str) and entry["auth"]:
+            return str(entry["auth"])
+    return None
 
 
 def registry_catalog(registry: str) -> list[str]:
@@ -153,5 +189,9 @@ def registry_catalog(registry: str) -> list[str]:
 
 
 def _is_loopback(registry: str) -> bool:
-    host = registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
-    return host in ("localhost", "::1", "[::1]") or host.startswith("127.")
+    host = registry
+    if host.startswith("["):  # [IPv6]:port
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:  # host:port (a bare IPv6 address has several colons)
+        host = host.rsplit(":", 1)[0]
+    return host in ("localhost", "::1") or host.startswith("127.")

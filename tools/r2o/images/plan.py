@@ -30,6 +30,7 @@ class ImageNode:
     parent: str | None  # name of the base image it builds FROM (None for a rootfs image)
     include: tuple[str, ...] = ()
     build_args: Mapping[str, str] = field(default_factory=dict)
+    build_images: Mapping[str, str] = field(default_factory=dict)  # build ARG -> base image name
     tag: str = ""  # <name>:<version>-<12 hex>
 
     def ref(self, registry: str | None = None) -> str:
@@ -66,7 +67,10 @@ class ImageGraph:
             broken = [n for n, i in self._images.items() if i.parent is not None and i.parent not in self._images]
             for n in broken:
                 del self._images[n]
-        self._components = {n: c for n, c in self._components.items() if c.base in self._images}
+        self._components = {
+            n: c for n, c in self._components.items()
+            if c.base in self._images and all(i in self._images for i in c.build.images.values())
+        }
         clash = set(images) & set(components)
         if clash:
             raise UsageError(f"names used by both a base image and a component: {', '.join(sorted(clash))}",
@@ -94,15 +98,17 @@ class ImageGraph:
                 args = _base_args(img)
                 node = ImageNode(name, BASE, img.version, img.folder, img.dockerfile, img.parent,
                                  (), args)
-                paths = [rel(img.folder)]
+                folder, includes = rel(img.folder), ()
             else:
                 comp = self._components[name]
                 parent_tag = visit(comp.base).tag
                 args = dict(comp.build.args)
+                # Extra stage images are part of the content: their tags go in with the build args.
+                args.update({arg: visit(image).tag for arg, image in comp.build.images.items()})
                 node = ImageNode(name, COMPONENT, comp.version, comp.folder, comp.build.dockerfile, comp.base,
-                                 comp.build.include, args)
-                paths = [rel(comp.folder), *comp.build.include]
-            digest = tags.content_hash(index=index, name=name, kind=node.kind, paths=paths,
+                                 comp.build.include, args, dict(comp.build.images))
+                folder, includes = rel(comp.folder), comp.build.include
+            digest = tags.content_hash(index=index, name=name, kind=node.kind, folder=folder, includes=includes,
                                        parent_tag=parent_tag, build_args=args)
             node = dataclasses.replace(node, tag=tags.tag(name, node.version, digest))
             out[name] = node
@@ -141,15 +147,27 @@ class ImageGraph:
             cur = node.parent
         return out[::-1]
 
+    def ancestors(self, name: str) -> set[str]:
+        """Every base image ``name`` needs: its parent chain and the chains of its extra stage images."""
+        out: set[str] = set()
+        todo = [name]
+        while todo:
+            node = self.node(todo.pop())
+            for dep in (node.parent, *node.build_images.values()):
+                if dep is not None and dep not in out:
+                    out.add(dep)
+                    todo.append(dep)
+        return out
+
     def order(self, names: Iterable[str]) -> list[ImageNode]:
         """``names`` with every ancestor, each once, parents before children (base images first)."""
         wanted: dict[str, ImageNode] = {}
         for name in names:
-            for node in self.chain(name):
-                wanted.setdefault(node.name, node)
-        depth = {n: len(self.chain(n)) for n in wanted}
+            for dep in (*self.ancestors(name), name):
+                wanted.setdefault(dep, self.node(dep))
+        depth = {n: len(self.ancestors(n)) for n in wanted}
         return sorted(wanted.values(), key=lambda n: (n.kind != BASE, depth[n.name], n.name))
 
     def dependents(self, name: str) -> list[str]:
-        """Every image that builds FROM ``name``, directly or through other base images."""
-        return sorted(n for n in self.nodes if n != name and name in {c.name for c in self.chain(n)[:-1]})
+        """Every image that builds on ``name``, directly or through other base images."""
+        return sorted(n for n in self.nodes if n != name and name in self.ancestors(n))

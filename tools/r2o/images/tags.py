@@ -3,8 +3,8 @@
 A tag is ``<name>:<version>-<12 hex>``. The hex digits are the start of a sha256 over, in order:
 the tag scheme version, the image's name and kind, its parent's full tag (so a change anywhere up
 the base-image chain changes every dependent), its build args, and for every file of its folder
-and of each ``include`` path: the repository-relative path, the executable bit and the sha256 of
-the content. Files are those git tracks plus untracked files git does not ignore (a new file
+(by its path inside the folder) and of each ``include`` path (by its repository path): the path,
+the executable bit and the sha256 of the content. Files are those git tracks plus untracked files git does not ignore (a new file
 changes the tag before it is committed); outside a git checkout, every file except caches.
 """
 
@@ -90,7 +90,8 @@ def content_hash(
     index: SourceIndex,
     name: str,
     kind: str,
-    paths: Iterable[str],
+    folder: str,
+    includes: Iterable[str] = (),
     parent_tag: str | None,
     build_args: Mapping[str, str],
 ) -> str:
@@ -107,10 +108,16 @@ def content_hash(
     put("parent", parent_tag or "")
     for key in sorted(build_args):
         put("arg", key, build_args[key])
-    for rel in index.under(paths):
+    # The image's own folder is hashed by paths relative to it, so where the folder sits (a
+    # staging folder while `r2o new` works, a renamed parent) does not change the content address.
+    for rel in index.under([folder]):
         full = index.root / rel
         executable = "x" if os.access(full, os.X_OK) else "-"
-        put("file", rel, executable, file_digest(full))
+        put("file", "./" + rel[len(folder.strip("/")) + 1 :], executable, file_digest(full))
+    for rel in index.under(includes):
+        full = index.root / rel
+        executable = "x" if os.access(full, os.X_OK) else "-"
+        put("include", rel, executable, file_digest(full))
     return h.hexdigest()
 
 

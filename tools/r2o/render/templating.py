@@ -21,5 +21,5 @@ def environment() -> jinja2.Environment:
     )
 
 
-def render(template: str, **context: Any) -> str:
-    return environment().get_template(template).render(**context)
+def render(template_name: str, /, **context: Any) -> str:
+    return environment().get_template(template_name).render(**context)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -32,6 +33,12 @@ def path_map(plan: RunPlan, output_dir: Path, repo_root: Path) -> dict[str, str]
     mapping = {APP_ROOT: str(comp.folder)}
     for inc in comp.build.include:
         mapping[f"{APP_ROOT}/{inc}"] = str(repo_root / inc)
+        # An include's parent folders (e.g. /app/libs for libs/aqdomain) are where PYTHONPATH-style
+        # settings point: map them to the repository's folder of the same name.
+        parts = inc.strip("/").split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            mapping.setdefault(f"{APP_ROOT}/{parent}", str(repo_root / parent))
     for mount in plan.inputs:
         mapping[mount.container] = str(mount.host)
     mapping[OUTPUT_ROOT.as_posix()] = str(output_dir)
@@ -79,6 +86,9 @@ class NativeExecutor:
                 stdin=subprocess.DEVNULL,
                 env=self.environment(plan, output_dir),
                 cwd=output_dir,
+                # Its own process group, so a timeout also stops the children it started (which would
+                # otherwise keep the output pipes open and r2o waiting).
+                start_new_session=True,
             )
         except OSError as exc:
             raise RunError(
@@ -98,14 +108,15 @@ class NativeExecutor:
             proc.wait(timeout=plan.limits.timeout_s)
         except subprocess.TimeoutExpired:
             timed_out = True
-            proc.kill()
-            proc.wait()
+            _kill_group(proc)
         except BaseException:
-            proc.kill()
-            proc.wait()
+            _kill_group(proc)
             raise
-        for t in readers:
-            t.join()
+        finally:
+            for t in readers:
+                t.join()
+            proc.stdout.close()
+            proc.stderr.close()
         return Execution(
             exit_code=proc.returncode,
             stdout=b"".join(chunks["stdout"]),
@@ -113,6 +124,14 @@ class NativeExecutor:
             seconds=time.monotonic() - start,
             timed_out=timed_out,
         )
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # already gone
+        pass
+    proc.wait()
 
 
 def _pump(stream: IO[bytes], name: str, sink: list[bytes], echo: Echo | None) -> None:

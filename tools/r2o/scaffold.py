@@ -1,0 +1,157 @@
+"""`r2o new`: render a working component folder from the templates in r2o/templates/new/.
+
+The folder is rendered into a hidden staging folder under components/, validated, built and run
+(its golden case's expected outputs are recorded through the real build and run), and only then
+renamed to components/NAME. On any failure the staging folder is removed: nothing half-written
+is left behind.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from r2o import manifest
+from r2o.errors import InputError, ManifestError, UsageError
+from r2o.golden import runner
+from r2o.images.plan import ImageGraph
+from r2o.render.templating import render
+from r2o.repo import COMPONENTS, Repository
+from r2o.run.runner import Executor
+
+TEMPLATES = ("python", "fortran")
+DEFAULT_BASE = {"python": "python-sci", "fortran": "fortran"}
+NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+MAX_NAME = 63
+
+
+@dataclass(frozen=True)
+class NewComponent:
+    """What `r2o new` will create, as data."""
+
+    name: str
+    template: str
+    base: str
+    description: str
+    owner: str = "science-team"
+    vcpus: int = 1
+
+    def context(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "template": self.template,
+            "base": self.base,
+            "description": self.description,
+            "owner": self.owner,
+            "vcpus": self.vcpus,
+            "module": "algorithm",
+            "example_field": example_field(),
+            "example_profile": example_profile(),
+        }
+
+
+def example_field(ny: int = 8, nx: int = 10) -> list[list[str]]:
+    """A deterministic 2-D bump with a ridge, rounded so the CSV is exact."""
+    rows = []
+    for j in range(ny):
+        row = []
+        for i in range(nx):
+            value = 10 * math.exp(-((i - 4.5) ** 2 + (j - 3.5) ** 2) / 6) + 0.5 * (i % 3)
+            row.append(f"{value:.3f}")
+        rows.append(row)
+    return rows
+
+
+def example_profile(nx: int = 64) -> list[str]:
+    """A Gaussian pulse on 64 cells."""
+    return [f"{math.exp(-((i - 16) ** 2) / 18):.6f}" for i in range(nx)]
+
+
+def check_request(repo: Repository, request: NewComponent) -> None:
+    if not NAME.match(request.name) or len(request.name) > MAX_NAME or request.name.endswith("-"):
+        raise UsageError(
+            f"'{request.name}' is not a valid component name",
+            hint="use lowercase letters, digits and hyphens, starting with a letter (e.g. ozone-bias-fix)",
+        )
+    if request.template not in TEMPLATES:
+        raise UsageError(f"unknown template '{request.template}'", hint=f"choose one of {', '.join(TEMPLATES)}")
+    target = repo.root / COMPONENTS / request.name
+    if target.exists():
+        raise InputError(f"{repo.rel(target)} already exists", hint="choose another name, or edit that folder")
+    images = repo.loaded.images
+    if request.base not in images:
+        raise UsageError(f"no base image named '{request.base}'", hint=f"base images: {', '.join(sorted(images))}")
+    if request.vcpus < 1:
+        raise UsageError("--vcpus must be at least 1")
+    if "\n" in request.description or not request.description.strip():
+        raise UsageError("--description must be one non-empty line")
+
+
+def template_files(template: str) -> list[str]:
+    """Relative paths of a template's .j2 files (templates/new/TEMPLATE/...)."""
+    root = resources.files("r2o").joinpath("templates", "new", template)
+    out: list[str] = []
+
+    def walk(node: object, prefix: str) -> None:
+        for child in node.iterdir():  # type: ignore[attr-defined]
+            rel = f"{prefix}{child.name}"
+            if child.is_dir():
+                walk(child, rel + "/")
+            elif child.name.endswith(".j2"):
+                out.append(rel)
+
+    walk(root, "")
+    return sorted(out)
+
+
+def render_into(folder: Path, request: NewComponent) -> list[Path]:
+    context = request.context()
+    written = []
+    for rel in template_files(request.template):
+        target_rel = rel[: -len(".j2")]
+        if target_rel == "algorithm.py":
+            target_rel = f"{context['module']}.py"
+        text = render(f"new/{request.template}/{rel}", **context)
+        path = folder / target_rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        written.append(path)
+    return written
+
+
+def create(
+    repo: Repository,
+    request: NewComponent,
+    *,
+    executor_for: Callable[[ImageGraph, str], tuple[Executor, str | None]],
+) -> Path:
+    """Render, validate, build, record the golden case, then move the folder into place."""
+    check_request(repo, request)
+    components = repo.root / COMPONENTS
+    staging_root = Path(tempfile.mkdtemp(prefix=f".new-{request.name}-", dir=components))
+    try:
+        folder = staging_root / request.name
+        render_into(folder, request)
+        try:
+            component = manifest.load(folder)
+        except ManifestError as exc:  # a template bug, not the user's: say so
+            raise InputError(f"the {request.template} template rendered an invalid manifest:\n{exc}") from exc
+        loaded = repo.loaded
+        graph = ImageGraph(repo.root, loaded.images, {component.name: component})
+        executor, image = executor_for(graph, component.name)
+        runner.record(repo, component, executor, image)
+        verdicts = runner.check_component(repo, component, executor, image)
+        failed = [v for v in verdicts if not v.ok]
+        if failed:
+            raise InputError(f"the new component's golden case does not pass: {failed[0].message}")
+        target = components / request.name
+        folder.rename(target)
+        return target
+    finally:
+        shutil.rmtree(staging_root, ignore_errors=True)
