@@ -78,12 +78,13 @@ def _problems(error: ValidationError, doc: YamlDocument) -> list[Problem]:
         where = field or "top level"
         return [Problem(doc.file, format_path((*at, missing)), f"required field is missing (in {where})", doc.line(at))]
     if kind == "type":
-        wanted = error.validator_value
+        wanted: Any = error.validator_value
         names = [wanted] if isinstance(wanted, str) else list(wanted)
         expected = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
         return [Problem(doc.file, field, f"must be {expected}, not {_describe(error.instance)}", doc.line(at))]
     if kind in ("enum", "const"):
-        choices = error.validator_value if kind == "enum" else [error.validator_value]
+        value: Any = error.validator_value
+        choices: list[Any] = list(value) if kind == "enum" else [value]
         hint = did_you_mean(str(error.instance), [str(c) for c in choices])
         listed = ", ".join(json.dumps(c) for c in choices)
         return [Problem(doc.file, field, f"{json.dumps(error.instance)} is not one of: {listed}", doc.line(at), hint)]

@@ -19,7 +19,8 @@ def resolved(component: Component, root_rel: str) -> dict[str, Any]:
         name: {k: v for k, v in dataclasses.asdict(p).items() if k != "name" and v not in (None, (), "")}
         for name, p in component.parameters.items()
     }
-    return _plain(data)
+    plain: dict[str, Any] = _plain(data)
+    return plain
 
 
 def _plain(value: Any) -> Any:

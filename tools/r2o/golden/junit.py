@@ -34,7 +34,8 @@ def to_xml(verdicts: Sequence[CaseVerdict], suite: str = "r2o-golden") -> bytes:
                 first = v.message or ", ".join(o.output for o in v.outputs if not o.equal) + " differ"
                 ET.SubElement(tc, "failure", message=first).text = detail
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data
 
 
 def write(path: Path, verdicts: Sequence[CaseVerdict]) -> None:

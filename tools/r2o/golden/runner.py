@@ -186,7 +186,10 @@ def record(repo: Repository, component: Component, executor: Executor, image: st
         had = c.expected_dir.exists()
         changes: tuple[OutputVerdict, ...] = ()
         if had:
-            verdicts = compare_outputs(component, c, lambda s, d=staging: d / s.filename, c.expected_dir)
+            def recorded(spec: DataSpec, staging: Path = staging) -> Path:
+                return staging / spec.filename
+
+            verdicts = compare_outputs(component, c, recorded, c.expected_dir)
             changes = tuple(v for v in verdicts if not v.equal)
             old = c.folder / ".expected.old"
             if old.exists():

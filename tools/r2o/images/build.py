@@ -113,14 +113,17 @@ def execute(
         start = time.monotonic()
         report(BuildEvent(step, "start"))
         node = step.node
+
+        def on_line(line: str, step: BuildStep = step) -> None:
+            report(BuildEvent(step, "line", line))
+
         if step.action == BUILD:
-            _build_one(node, graph, engine, plan.registry, cache_dir,
-                       lambda line, s=step: report(BuildEvent(s, "line", line)))
+            _build_one(node, graph, engine, plan.registry, cache_dir, on_line)
         if step.push:
             assert plan.registry is not None
             remote = node.ref(plan.registry)
             engine.tag(node.tag, remote)
-            engine.push(remote, lambda line, s=step: report(BuildEvent(s, "line", line)))
+            engine.push(remote, on_line)
         report(BuildEvent(step, "done", seconds=time.monotonic() - start))
         done.append(step)
     return done

@@ -147,6 +147,7 @@ def registry_has(registry: str, repository: str, tag: str, *, timeout: float = 1
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return bool(response.status == 200)
     except urllib.error.HTTPError as exc:
+        exc.close()  # the error holds the response's socket open
         if exc.code == 404:
             return False
         hint = "check the registry address and credentials"

@@ -98,7 +98,7 @@ class ImageGraph:
                 args = _base_args(img)
                 node = ImageNode(name, BASE, img.version, img.folder, img.dockerfile, img.parent,
                                  (), args)
-                folder, includes = rel(img.folder), ()
+                folder = rel(img.folder)
             else:
                 comp = self._components[name]
                 parent_tag = visit(comp.base).tag
@@ -107,8 +107,8 @@ class ImageGraph:
                 args.update({arg: visit(image).tag for arg, image in comp.build.images.items()})
                 node = ImageNode(name, COMPONENT, comp.version, comp.folder, comp.build.dockerfile, comp.base,
                                  comp.build.include, args, dict(comp.build.images))
-                folder, includes = rel(comp.folder), comp.build.include
-            digest = tags.content_hash(index=index, name=name, kind=node.kind, folder=folder, includes=includes,
+                folder = rel(comp.folder)
+            digest = tags.content_hash(index=index, name=name, kind=node.kind, folder=folder, includes=node.include,
                                        parent_tag=parent_tag, build_args=args)
             node = dataclasses.replace(node, tag=tags.tag(name, node.version, digest))
             out[name] = node

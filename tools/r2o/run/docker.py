@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 from pathlib import Path
 
 import docker.errors
@@ -27,7 +28,7 @@ from r2o.run.runner import Echo, Execution
 CONTAINER_USER = "1000:1000"
 
 
-def container_options(plan: RunPlan, output_dir: Path) -> dict[str, object]:
+def container_options(plan: RunPlan, output_dir: Path) -> dict[str, Any]:
     """Keyword arguments for ``containers.create``: the whole hardening, testable without Docker."""
     lim = plan.limits
     mounts = [DockerMount(target=m.container, source=str(m.host), type="bind", read_only=True)
