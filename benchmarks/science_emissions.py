@@ -1,0 +1,334 @@
+"""Runtime and peak memory of the four emissions components for one day on the reference domain.
+
+    .venv/bin/python benchmarks/science_emissions.py            # benchmark (native runs, one process each)
+    .venv/bin/python benchmarks/science_emissions.py record     # (re)write the emissions golden expected/
+
+Each component runs natively (the command of its component.yaml, with /data/input and /data/output
+mapped to host paths) in its own process, so the peak RSS printed is that component's alone. The
+meteorology is wrf's golden output when it exists, else a synthetic wrfout written here (same variables
+as the AQcast contract). The module also serves the emissions components' tests: the synthetic wrfout
+writer and the native runner of golden cases live here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import netCDF4
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+LIBS = REPO / "libs"
+if str(LIBS) not in sys.path:
+    sys.path.insert(0, str(LIBS))
+
+from aqdomain import domain, solar, surface  # noqa: E402
+
+COMPONENTS = ("emissions-biogenic", "emissions-point", "emissions-area", "emissions-merge")
+CASE = "one-day"
+WRF_GOLDEN = REPO / "components" / "wrf" / "tests" / "golden" / CASE / "expected" / "wrfout_d01.nc"
+
+
+# --- a synthetic wrfout (contract variables) --------------------------------------------------------------
+
+
+def write_synthetic_wrfout(path: Path, day: dt.date, *, wind: float = 4.0) -> Path:
+    """A deterministic wrfout-convention file for ``day``: 24 hourly steps on the reference grid.
+
+    Clear-sky SWDOWN from the NOAA solar position, a diurnal T2 cycle with a -6.5 K/km lapse over the
+    aqdomain terrain, a westerly 10 m wind of about ``wind`` m/s, and simple 3-D fields on 8 levels.
+    """
+    g = domain.grid()
+    hgt = surface.terrain()
+    times = domain.hours_of_day(day)
+    nt, ny, nx, nz = len(times), domain.NROWS, domain.NCOLS, domain.NLAYS
+    sw = np.zeros((nt, ny, nx))
+    t2 = np.zeros((nt, ny, nx))
+    for k, when in enumerate(times):
+        cosz = solar.cos_zenith_utc(when, g.lat, g.lon)
+        sw[k] = 0.75 * solar.SOLAR_CONSTANT_W_M2 * cosz**1.2
+        local = (when.hour + domain.LOCAL_UTC_OFFSET_H) % 24
+        t2[k] = 300.0 + 7.0 * np.cos(2 * np.pi * (local - 15) / 24) - 0.0065 * (hgt - 1600.0)
+    diurnal = np.array([1.0 + 0.5 * np.sin(2 * np.pi * (((w.hour - 7) % 24) - 6) / 24) for w in times])
+    u10 = wind * diurnal[:, None, None] * np.ones((ny, nx))
+    v10 = 0.3 * wind * np.sin(g.x / 30000.0)[None] * np.ones((nt, 1, 1))
+    pblh = np.clip(200.0 + 1.6 * sw, 100.0, None)
+    psfc = 101325.0 * np.exp(-hgt / 8000.0) * np.ones((nt, 1, 1))
+    zw = domain.layer_interfaces()
+    with netCDF4.Dataset(path, "w", format="NETCDF4") as ds:
+        for name, size in (
+            ("Time", None),
+            ("DateStrLen", 19),
+            ("west_east", nx),
+            ("south_north", ny),
+            ("bottom_top", nz),
+            ("west_east_stag", nx + 1),
+            ("south_north_stag", ny + 1),
+            ("bottom_top_stag", nz + 1),
+        ):
+            ds.createDimension(name, size)
+        ds.setncatts(
+            {
+                "TITLE": "synthetic wrfout for the emissions tests",
+                "START_DATE": f"{day:%Y-%m-%d}_00:00:00",
+                "MAP_PROJ": np.int32(1),
+                "DX": np.float32(domain.DX),
+                "DY": np.float32(domain.DY),
+                "CEN_LAT": np.float32(domain.CEN_LAT),
+                "CEN_LON": np.float32(domain.CEN_LON),
+                "TRUELAT1": np.float32(domain.TRUELAT1),
+                "TRUELAT2": np.float32(domain.TRUELAT2),
+                "STAND_LON": np.float32(domain.STAND_LON),
+                "MOAD_CEN_LAT": np.float32(domain.MOAD_CEN_LAT),
+            }
+        )
+        tv = ds.createVariable("Times", "S1", ("Time", "DateStrLen"))
+        tv[:] = np.array([list(w.strftime("%Y-%m-%d_%H:%M:%S")) for w in times], dtype="S1")
+        ds.createVariable("XTIME", "f4", ("Time",))[:] = np.arange(nt) * 60.0
+        two_d = ("Time", "south_north", "west_east")
+        fields2 = {
+            "XLAT": g.lat * np.ones((nt, 1, 1)),
+            "XLONG": g.lon * np.ones((nt, 1, 1)),
+            "HGT": hgt * np.ones((nt, 1, 1)),
+            "T2": t2,
+            "Q2": np.full((nt, ny, nx), 0.008),
+            "PSFC": psfc,
+            "U10": u10,
+            "V10": v10,
+            "PBLH": pblh,
+            "SWDOWN": sw,
+        }
+        for name, data in fields2.items():
+            ds.createVariable(name, "f4", two_d)[:] = data
+        theta = (t2[:, None] + 0.004 * domain.layer_midpoints()[None, :, None, None]) - 300.0
+        ds.createVariable("T", "f4", ("Time", "bottom_top", "south_north", "west_east"))[:] = theta
+        ds.createVariable("U", "f4", ("Time", "bottom_top", "south_north", "west_east_stag"))[:] = wind
+        ds.createVariable("V", "f4", ("Time", "bottom_top", "south_north_stag", "west_east"))[:] = 0.0
+        ds.createVariable("W", "f4", ("Time", "bottom_top_stag", "south_north", "west_east"))[:] = 0.0
+        pb = psfc[:, None] * np.exp(-domain.layer_midpoints()[None, :, None, None] / 8000.0)
+        ds.createVariable("PB", "f4", ("Time", "bottom_top", "south_north", "west_east"))[:] = pb
+        ds.createVariable("P", "f4", ("Time", "bottom_top", "south_north", "west_east"))[:] = 0.0
+        phb = 9.81 * (hgt[None, None] + zw[None, :, None, None]) * np.ones((nt, 1, 1, 1))
+        ds.createVariable("PHB", "f4", ("Time", "bottom_top_stag", "south_north", "west_east"))[:] = phb
+        ds.createVariable("PH", "f4", ("Time", "bottom_top_stag", "south_north", "west_east"))[:] = 0.0
+        znw = np.exp(-zw / 8000.0)
+        ds.createVariable("ZNW", "f4", ("Time", "bottom_top_stag"))[:] = znw * np.ones((nt, 1))
+        znu = 0.5 * (znw[1:] + znw[:-1])
+        ds.createVariable("ZNU", "f4", ("Time", "bottom_top"))[:] = znu * np.ones((nt, 1))
+    return path
+
+
+# --- native runs of a component, driven by its component.yaml ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class NativeRun:
+    component: str
+    seconds: float
+    peak_rss_mib: float
+    outputs: dict[str, Path]
+
+
+def manifest(component: str) -> dict[str, Any]:
+    with (REPO / "components" / component / "component.yaml").open() as fh:
+        data = yaml.safe_load(fh)
+    assert isinstance(data, dict)
+    return data
+
+
+def native_command(
+    component: str, parameters: Mapping[str, str], inputs: Mapping[str, Path], outdir: Path
+) -> list[str]:
+    """The component's command with Ref:: parameters filled and container paths mapped to host paths."""
+    man = manifest(component)
+    folder = REPO / "components" / component
+    values = {name: str(spec.get("default", "")) for name, spec in man.get("parameters", {}).items()}
+    values.update(parameters)
+    paths = {spec["path"]: str(inputs[spec["name"]]) for spec in man["inputs"] if spec["name"] in inputs}
+    paths.update({spec["path"]: str(output_path(spec["path"], outdir)) for spec in man["outputs"]})
+    cmd = []
+    for arg in man["command"]:
+        if arg.startswith("Ref::"):
+            arg = values[arg[5:]]
+        arg = paths.get(arg, arg)
+        if arg.startswith("/app/"):
+            arg = str(folder / arg[5:])
+        cmd.append(arg)
+    if cmd[0] == "python3":
+        cmd[0] = sys.executable
+    return cmd
+
+
+def output_path(container_path: str, outdir: Path) -> Path:
+    """Where an output lands on the host: expected/ naming (basename; a stdout output is stdout.txt)."""
+    return outdir / ("stdout.txt" if container_path == "stdout" else Path(container_path).name)
+
+
+def run_native(
+    component: str, parameters: Mapping[str, str], inputs: Mapping[str, Path], outdir: Path
+) -> NativeRun:
+    """Run one component natively in a child process; time it and measure its peak RSS."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    cmd = native_command(component, parameters, inputs, outdir)
+    env = dict(os.environ, PYTHONPATH=str(LIBS))
+    # Linux carries a process's peak RSS across exec, so a child forked from this (numpy-laden) process
+    # would report this process's peak; /usr/bin/time forks the component from a small process instead.
+    gnu_time = Path("/usr/bin/time")
+    rss_file = outdir / ".peak_rss_kib"
+    if gnu_time.exists():
+        cmd = [str(gnu_time), "-f", "%M", "-o", str(rss_file), *cmd]
+    with tempfile.TemporaryFile() as out_fh, tempfile.TemporaryFile() as err_fh:
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, stdout=out_fh, stderr=err_fh, check=False)
+        seconds = time.perf_counter() - start
+        status = proc.returncode
+        out_fh.seek(0)
+        err_fh.seek(0)
+        stdout, stderr = out_fh.read(), err_fh.read()
+    peak_kib = float("nan")
+    if rss_file.exists():
+        text = rss_file.read_text().strip().splitlines()
+        rss_file.unlink()
+        peak_kib = float(text[-1]) if text and text[-1].isdigit() else float("nan")
+    if status != 0:
+        raise RuntimeError(
+            f"{component} failed (exit {status}): {' '.join(cmd)}\n{stderr.decode()}{stdout.decode()}"
+        )
+    outputs = {spec["name"]: output_path(spec["path"], outdir) for spec in manifest(component)["outputs"]}
+    if "stdout" in {spec["path"] for spec in manifest(component)["outputs"]}:
+        output_path("stdout", outdir).write_bytes(stdout)
+    return NativeRun(component, seconds, peak_kib / 1024.0, outputs)
+
+
+def case_dir(component: str, case: str = CASE) -> Path:
+    return REPO / "components" / component / "tests" / "golden" / case
+
+
+def case_inputs(component: str, case: str = CASE) -> tuple[dict[str, str], dict[str, Path]]:
+    """Parameters and resolved input paths of a golden case (``from:`` -> that case's expected/ file)."""
+    folder = case_dir(component, case)
+    with (folder / "case.yaml").open() as fh:
+        spec = yaml.safe_load(fh)
+    inputs: dict[str, Path] = {}
+    for name, value in spec.get("inputs", {}).items():
+        if isinstance(value, dict):
+            src = value["from"]
+            out = next(o for o in manifest(src["component"])["outputs"] if o["name"] == src["output"])
+            inputs[name] = case_dir(src["component"], src["case"]) / "expected" / Path(out["path"]).name
+        else:
+            inputs[name] = folder / value
+    params = {k: str(v) for k, v in spec.get("parameters", {}).items()}
+    return params, inputs
+
+
+def compare_to_expected(component: str, outdir: Path, case: str = CASE) -> list[str]:
+    """Differences between a run's outputs in ``outdir`` and the case's expected/, under its compare rules.
+
+    A small stand-in for ``r2o test`` so the golden files are checked natively: netCDF variables with the
+    numeric rtol/atol (per-variable overrides honoured), global and variable attributes exactly except
+    ignore_attributes; text outputs exactly.
+    """
+    with (case_dir(component, case) / "case.yaml").open() as fh:
+        rules = yaml.safe_load(fh).get("compare", {})
+    problems: list[str] = []
+    for spec in manifest(component)["outputs"]:
+        got, want = (
+            output_path(spec["path"], outdir),
+            output_path(spec["path"], case_dir(component, case) / "expected"),
+        )
+        rule = rules.get(spec["name"], {"mode": "exact"})
+        if spec["format"] == "netcdf":
+            problems += _compare_netcdf(got, want, rule)
+        elif got.read_bytes() != want.read_bytes():
+            problems.append(f"{spec['name']}: {got.name} differs from {want}")
+    return problems
+
+
+def _compare_netcdf(got: Path, want: Path, rule: Mapping[str, Any]) -> list[str]:
+    ignore = set(rule.get("ignore_attributes", []))
+    problems = []
+    with netCDF4.Dataset(got) as a, netCDF4.Dataset(want) as b:
+        for name in sorted((set(a.ncattrs()) | set(b.ncattrs())) - ignore):
+            va = a.getncattr(name) if name in a.ncattrs() else None
+            vb = b.getncattr(name) if name in b.ncattrs() else None
+            if not np.array_equal(np.asarray(va), np.asarray(vb)):
+                problems.append(f"{got.name}: global attribute {name}: {va!r} != {vb!r}")
+        if set(a.variables) != set(b.variables):
+            problems.append(f"{got.name}: variables {sorted(a.variables)} != {sorted(b.variables)}")
+        for name in sorted(set(a.variables) & set(b.variables)):
+            tol = {**rule, **rule.get("variables", {}).get(name, {})}
+            xa, xb = np.asarray(a.variables[name][:]), np.asarray(b.variables[name][:])
+            if xa.shape != xb.shape:
+                problems.append(f"{got.name}: {name} shape {xa.shape} != {xb.shape}")
+            elif rule.get("mode") == "numeric" and xa.dtype.kind == "f":
+                bad = ~np.isclose(xa, xb, rtol=float(tol.get("rtol", 0.0)), atol=float(tol.get("atol", 0.0)))
+                if bad.any():
+                    problems.append(
+                        f"{got.name}: {name}: {int(bad.sum())} values differ, max abs diff "
+                        f"{float(np.max(np.abs(xa - xb))):.3e}"
+                    )
+            elif not np.array_equal(xa, xb):
+                problems.append(f"{got.name}: {name} differs")
+            for attr in set(a.variables[name].ncattrs()) | set(b.variables[name].ncattrs()):
+                if a.variables[name].getncattr(attr) != b.variables[name].getncattr(attr):
+                    problems.append(f"{got.name}: {name}.{attr} differs")
+    return problems
+
+
+def record(case: str = CASE) -> list[NativeRun]:
+    """Rewrite expected/ of every emissions golden case by native runs, in chain order."""
+    runs = []
+    for component in COMPONENTS:
+        params, inputs = case_inputs(component, case)
+        expected = case_dir(component, case) / "expected"
+        runs.append(run_native(component, params, inputs, expected))
+    return runs
+
+
+def benchmark(day: dt.date = dt.date(2024, 7, 15)) -> list[NativeRun]:
+    runs: list[NativeRun] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        wrfout = WRF_GOLDEN if WRF_GOLDEN.exists() else write_synthetic_wrfout(work / "wrfout_d01.nc", day)
+        params = {"date": day.isoformat()}
+        sectors: dict[str, Path] = {}
+        for component, output in (
+            ("emissions-biogenic", "biogenic"),
+            ("emissions-point", "point"),
+            ("emissions-area", "area"),
+        ):
+            run = run_native(component, params, {"wrfout": wrfout}, work / component)
+            sectors[output] = next(p for p in run.outputs.values() if p.suffix == ".nc")
+            runs.append(run)
+        runs.append(run_native("emissions-merge", params, sectors, work / "emissions-merge"))
+        print(f"meteorology: {'wrf golden output' if wrfout == WRF_GOLDEN else 'synthetic wrfout'} ({day})")
+    return runs
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["record"]:
+        for run in record():
+            print(
+                f"recorded {run.component}: "
+                + ", ".join(str(p.relative_to(REPO)) for p in run.outputs.values())
+            )
+        return 0
+    runs = benchmark()
+    print(f"{'component':<22}{'runtime (s)':>12}{'peak RSS (MiB)':>16}")
+    for run in runs:
+        print(f"{run.component:<22}{run.seconds:>12.2f}{run.peak_rss_mib:>16.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,42 @@
+"""The one-day golden case of emissions-merge reproduces natively, bit-stable from run to run."""
+
+import hashlib
+from pathlib import Path
+from types import ModuleType
+
+COMPONENT = "emissions-merge"
+
+
+def test_golden_case_matches_expected(bench: ModuleType, tmp_path: Path) -> None:
+    params, inputs = bench.case_inputs(COMPONENT)
+    assert all(path.exists() for path in inputs.values()), inputs
+    bench.run_native(COMPONENT, params, inputs, tmp_path / "run1")
+    assert bench.compare_to_expected(COMPONENT, tmp_path / "run1") == []
+
+
+def test_two_runs_are_bit_identical(bench: ModuleType, tmp_path: Path) -> None:
+    params, inputs = bench.case_inputs(COMPONENT)
+    digests = []
+    for run in ("a", "b"):
+        result = bench.run_native(COMPONENT, params, inputs, tmp_path / run)
+        digests.append(
+            {name: hashlib.sha256(p.read_bytes()).hexdigest() for name, p in result.outputs.items()}
+        )
+    assert digests[0] == digests[1]
+
+
+def test_native_command_maps_container_paths(bench: ModuleType, tmp_path: Path) -> None:
+    inputs = {name: tmp_path / f"{name}.nc" for name in ("biogenic", "point", "area")}
+    cmd = bench.native_command(COMPONENT, {"date": "2024-07-16"}, inputs, tmp_path / "out")
+    assert cmd[1].endswith("components/emissions-merge/emis_merge.py")
+    assert cmd[cmd.index("--date") + 1] == "2024-07-16"
+    assert cmd[cmd.index("--point") + 1] == str(tmp_path / "point.nc")
+    assert cmd[cmd.index("--out") + 1] == str(tmp_path / "out" / "emis_merged.nc")
+
+
+def test_benchmark_runs_the_four_components(bench: ModuleType) -> None:
+    runs = bench.benchmark()
+    assert [r.component for r in runs] == list(bench.COMPONENTS)
+    for run in runs:
+        assert 0.0 < run.seconds < 60.0
+        assert 10.0 < run.peak_rss_mib < 512.0  # the memory_mib of every emissions manifest

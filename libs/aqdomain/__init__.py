@@ -1,0 +1,81 @@
+"""aqdomain: the shared reference domain of the AQcast components (see README.md).
+
+Import as ``import aqdomain`` with the folder holding ``aqdomain/`` on sys.path (/app/libs in images,
+/work/main/libs on the host). Modules: domain (grid, projection, layers, time), surface (terrain,
+land cover, population, zones, roads), inventory (point and area sources, profiles), solar (NOAA
+solar position), ioapi (Models-3 I/O API writer).
+"""
+
+from __future__ import annotations
+
+from . import domain, inventory, ioapi, solar, surface
+from .domain import (
+    CEN_LAT,
+    CEN_LON,
+    DX,
+    DY,
+    EARTH_RADIUS_M,
+    GDNAM,
+    LAYER_INTERFACES_M,
+    LOCAL_UTC_OFFSET_H,
+    MOAD_CEN_LAT,
+    NCOLS,
+    NLAYS,
+    NROWS,
+    STAND_LON,
+    TRUELAT1,
+    TRUELAT2,
+    VGTOP,
+    VGTYP,
+    XORIG,
+    YORIG,
+    Grid,
+    grid,
+    layer_interfaces,
+    layer_midpoints,
+    layer_thickness,
+)
+from .inventory import PointSource, area_annual_grid, point_sources
+from .solar import solar_position
+from .surface import LandCover, landcover, population, terrain, zones
+
+__all__ = [
+    "CEN_LAT",
+    "CEN_LON",
+    "DX",
+    "DY",
+    "EARTH_RADIUS_M",
+    "GDNAM",
+    "LAYER_INTERFACES_M",
+    "LOCAL_UTC_OFFSET_H",
+    "MOAD_CEN_LAT",
+    "NCOLS",
+    "NLAYS",
+    "NROWS",
+    "STAND_LON",
+    "TRUELAT1",
+    "TRUELAT2",
+    "VGTOP",
+    "VGTYP",
+    "XORIG",
+    "YORIG",
+    "Grid",
+    "LandCover",
+    "PointSource",
+    "area_annual_grid",
+    "domain",
+    "grid",
+    "inventory",
+    "ioapi",
+    "landcover",
+    "layer_interfaces",
+    "layer_midpoints",
+    "layer_thickness",
+    "point_sources",
+    "population",
+    "solar",
+    "solar_position",
+    "surface",
+    "terrain",
+    "zones",
+]

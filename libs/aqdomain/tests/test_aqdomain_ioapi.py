@@ -1,0 +1,83 @@
+"""The I/O API writer: header, TFLAG, determinism, atomic writes, and PseudoNetCDF's ioapi reader."""
+
+import datetime as dt
+import hashlib
+import warnings
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pytest
+from aqdomain import domain, ioapi
+
+START = dt.datetime(2024, 7, 15)
+VARS = [ioapi.Variable("NO", "moles/s", "nitric oxide"), ioapi.Variable("NO2", "moles/s", "nitrogen dioxide")]
+
+
+def _write(path: Path, nlays: int = 2) -> None:
+    rng = np.random.default_rng(0)
+    data = {v: rng.random((3, nlays, 48, 48)) for v in VARS}
+    ioapi.write_gridded(path, data, start=START, filedesc="test file", upnam="TEST")
+
+
+def test_header_and_tflag(tmp_path: Path) -> None:
+    path = tmp_path / "emis.nc"
+    _write(path)
+    with netCDF4.Dataset(path) as ds:
+        assert ds.file_format == "NETCDF3_CLASSIC"
+        assert ds.dimensions["TSTEP"].isunlimited() and len(ds.dimensions["TSTEP"]) == 3
+        assert ds.getncattr("VAR-LIST") == "NO              NO2             "
+        assert ds.SDATE == 2024197 and ds.STIME == 0 and ds.TSTEP == 10000
+        assert ds.GDTYP == 2 and ds.P_ALP == 30.0 and ds.P_BET == 60.0 and ds.P_GAM == -105.0
+        assert ds.XORIG == -96000.0 and ds.XCELL == 4000.0 and ds.NCOLS == 48 and ds.NLAYS == 2
+        assert ds.VGTYP == 6 and list(ds.VGLVLS) == [0.0, 40.0, 100.0]
+        assert len(ds.variables["NO"].long_name) == 16 and len(ds.variables["NO"].var_desc) == 80
+        tf = ds.variables["TFLAG"][:]
+        assert tf.shape == (3, 2, 2)
+        assert tf[2, 1].tolist() == [2024197, 20000]
+        assert ioapi.read_times(ds) == [START + dt.timedelta(hours=h) for h in range(3)]
+        assert ioapi.variable_names(ds) == ["NO", "NO2"]
+
+
+def test_bit_reproducible(tmp_path: Path) -> None:
+    _write(tmp_path / "a.nc")
+    _write(tmp_path / "b.nc")
+    digest = [hashlib.sha256((tmp_path / n).read_bytes()).hexdigest() for n in ("a.nc", "b.nc")]
+    assert digest[0] == digest[1]
+
+
+def test_no_partial_file_on_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.nc"
+    with (
+        pytest.raises(ValueError, match="expected shape"),
+        ioapi.create_gridded(path, VARS, start=START, nsteps=2, nlays=1) as f,
+    ):
+        f.write("NO", np.zeros((5, 5)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_time_helpers() -> None:
+    assert ioapi.julian_date(dt.date(2024, 12, 31)) == 2024366
+    assert ioapi.hhmmss(dt.timedelta(hours=24)) == 240000
+    assert ioapi.from_tflag(2024197, 130000) == dt.datetime(2024, 7, 15, 13)
+
+
+def test_pseudonetcdf_reads_it_as_ioapi(tmp_path: Path) -> None:
+    import PseudoNetCDF as pnc
+
+    path = tmp_path / "emis.nc"
+    _write(path)
+    with warnings.catch_warnings():
+        # PseudoNetCDF announces its (correct, WRF-consistent) sphere assumption on every projection call
+        warnings.filterwarnings("ignore", message="IOAPI_ISPH is assumed", category=UserWarning)
+        f = pnc.pncopen(str(path), format="ioapi")
+        assert type(f).__name__ == "ioapi"
+        times = f.getTimes()
+        lon, lat = f.ij2ll(0, 0)
+        lon2, lat2 = f.ij2ll(47, 47)
+    assert [t.replace(tzinfo=None) for t in times] == [START + dt.timedelta(hours=h) for h in range(3)]
+    g = domain.grid()
+    assert float(lat) == pytest.approx(g.lat[0, 0], abs=1e-6)
+    assert float(lon) == pytest.approx(g.lon[0, 0], abs=1e-6)
+    assert float(lat2) == pytest.approx(g.lat[47, 47], abs=1e-6)
+    assert float(lon2) == pytest.approx(g.lon[47, 47], abs=1e-6)
