@@ -74,11 +74,19 @@ dockerd_running() {
     local pid
     [ -s /var/run/docker.pid ] || return 1
     pid="$(cat /var/run/docker.pid 2>/dev/null)" || return 1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+    # /proc rather than kill -0: a non-root caller may not signal root's dockerd but can see it.
+    # The comm check keeps a stale pid file, whose pid now belongs to another process, from counting.
+    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ]
 }
 
 # alive PID: the process exists and is not a zombie (our own exited child stays a zombie until reaped).
 alive() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 <"/proc/$1/stat" 2>/dev/null)" != Z ]; }
+
+if ! is_root && dockerd_running; then
+    # Waiting would not help: the engine runs, this user may not talk to it (or DOCKER_HOST is wrong).
+    fail "a dockerd runs but \`docker info\` fails for $(id -un): $(docker info 2>&1 | tail -n 1)
+Add this user to the docker group, or run as root."
+fi
 
 started_pid=""
 if ! dockerd_running; then
@@ -98,7 +106,7 @@ $(tail -n 25 "$log" 2>/dev/null || echo '(no log)')"
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
         if [ -z "$started_pid" ]; then
-            fail "a dockerd is running (pid $(cat /var/run/docker.pid 2>/dev/null), not started by this script) but \`docker info\` still fails after ${timeout_s}s: $(docker info 2>&1 | tail -n 3)"
+            fail "a dockerd is running (pid $(cat /var/run/docker.pid 2>/dev/null), not started by this script) but \`docker info\` still fails after ${timeout_s}s: $(docker info 2>&1 | tail -n 1)"
         fi
         fail "dockerd did not answer within ${timeout_s}s (\`docker info\` still fails). Last lines of $log:
 $(tail -n 25 "$log" 2>/dev/null || echo '(no log)')"
