@@ -57,9 +57,15 @@ def repo_copy(tmp_path: Path) -> Iterator[Path]:
     """A git repository holding a copy of this repository's identity-matrix and base images."""
     root = tmp_path / "repo"
     (root / "components").mkdir(parents=True)
-    shutil.copytree(REPO_ROOT / "components" / "identity-matrix", root / "components" / "identity-matrix",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(REPO_ROOT / "base-images", root / "base-images",
-                    ignore=shutil.ignore_patterns("rootfs.tar", "__pycache__"))
+    shutil.copytree(
+        REPO_ROOT / "components" / "identity-matrix",
+        root / "components" / "identity-matrix",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    shutil.copytree(
+        REPO_ROOT / "base-images",
+        root / "base-images",
+        ignore=shutil.ignore_patterns("rootfs.tar", "__pycache__"),
+    )
     make_git_repo(root)
     yield root

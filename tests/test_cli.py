@@ -56,8 +56,14 @@ def test_validate_reports_every_problem(repo_copy: Path) -> None:
     )
     proc = r2o("validate", cwd=repo_copy)
     # the unknown key, the required key it should have been, and the folder without component.yaml
-    assert_clean_error(proc, 3, "3 problems found", "rename component.yml to component.yaml",
-                       "did you mean 'memory_mib'?", f"component.yaml:{line}: resources.memory_mb")
+    assert_clean_error(
+        proc,
+        3,
+        "3 problems found",
+        "rename component.yml to component.yaml",
+        "did you mean 'memory_mib'?",
+        f"component.yaml:{line}: resources.memory_mb",
+    )
 
 
 def test_validate_json(repo_copy: Path) -> None:
@@ -129,7 +135,9 @@ def test_run_native_prints_the_matrix(repo_copy: Path, tmp_path: Path) -> None:
 
 def test_run_native_failure_leaves_no_output(repo_copy: Path, tmp_path: Path) -> None:
     algorithm = repo_copy / "components" / "identity-matrix" / "algorithm.py"
-    algorithm.write_text("import sys\nprint('partial')\nsys.stderr.write('boom: bad input\\n')\nsys.exit(3)\n")
+    algorithm.write_text(
+        "import sys\nprint('partial')\nsys.stderr.write('boom: bad input\\n')\nsys.exit(3)\n"
+    )
     out = tmp_path / "out"
     proc = r2o("run", "identity-matrix", "--native", "--output", str(out), cwd=repo_copy)
     assert_clean_error(proc, 7, "exited with code 3", "boom: bad input")
@@ -142,6 +150,7 @@ def test_run_native_failure_leaves_no_output(repo_copy: Path, tmp_path: Path) ->
 def test_run_native_timeout(repo_copy: Path, tmp_path: Path) -> None:
     algorithm = repo_copy / "components" / "identity-matrix" / "algorithm.py"
     algorithm.write_text("import time\nprint('starting', flush=True)\ntime.sleep(30)\n")
-    proc = r2o("run", "identity-matrix", "--native", "--timeout", "1", "--output", str(tmp_path / "o"),
-               cwd=repo_copy)
+    proc = r2o(
+        "run", "identity-matrix", "--native", "--timeout", "1", "--output", str(tmp_path / "o"), cwd=repo_copy
+    )
     assert_clean_error(proc, 9, "ran past its timeout of 1 s", "starting")

@@ -1,13 +1,11 @@
-"""Table-driven corpus: each file in manifests/bad/ is a broken component.yaml and says the error it must give."""
+"""Table-driven corpus: each file in manifests/bad/ is a broken component.yaml naming its error."""
 
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
-
 from r2o.errors import ManifestError
 from r2o.repo import Repository
 
@@ -29,7 +27,8 @@ def _repo_with(tmp_path: Path, manifest: bytes) -> Path:
     img = root / "base-images" / "python-sci"
     img.mkdir(parents=True)
     (img / "image.yaml").write_text(
-        "apiVersion: r2o/v1\nkind: BaseImage\nname: python-sci\nversion: 1.0.0\ndescription: d\nrootfs: {suite: bookworm}\n"
+        "apiVersion: r2o/v1\nkind: BaseImage\nname: python-sci\nversion: 1.0.0\n"
+        "description: d\nrootfs: {suite: bookworm}\n"
     )
     (img / "Dockerfile").write_text("FROM scratch\n")
     return root

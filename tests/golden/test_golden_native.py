@@ -84,7 +84,9 @@ def test_bad_case_file_is_explained(repo_copy: Path) -> None:
     case = repo_copy / "components/identity-matrix/tests/golden/size-4/case.yaml"
     case.write_text("description: x\nparameters: {sise: 4}\ncompare:\n  matrx: {mode: exact}\n")
     proc = r2o("test", "identity-matrix", "--native", cwd=repo_copy)
-    assert_clean_error(proc, 3, "case.yaml:2: parameters.sise", "did you mean 'size'?", "case.yaml:4: compare.matrx")
+    assert_clean_error(
+        proc, 3, "case.yaml:2: parameters.sise", "did you mean 'size'?", "case.yaml:4: compare.matrx"
+    )
     case.write_text("description: x\ncompare:\n  matrix: {mode: exakt, rtol: -1}\n")
     proc = r2o("test", "identity-matrix", "--native", cwd=repo_copy)
     assert_clean_error(proc, 3, "compare.matrix.mode", "did you mean 'exact'?", "compare.matrix.rtol")
@@ -109,13 +111,15 @@ def test_from_input_without_recorded_output(repo_copy: Path) -> None:
     case = comp / "tests/golden/chained"
     case.mkdir(parents=True)
     (case / "case.yaml").write_text(
-        "description: chained\ninputs:\n  matrix: {from: {component: identity-matrix, case: size-9, output: matrix}}\n"
+        "description: chained\ninputs:\n"
+        "  matrix: {from: {component: identity-matrix, case: size-9, output: matrix}}\n"
     )
     proc = r2o("test", "reader", "--native", cwd=repo_copy)
     assert proc.returncode == 1
     assert "r2o golden record identity-matrix --case size-9" in proc.stdout
     (case / "case.yaml").write_text(
-        "description: chained\ninputs:\n  matrix: {from: {component: identity-matrix, case: size-4, output: matrix}}\n"
+        "description: chained\ninputs:\n"
+        "  matrix: {from: {component: identity-matrix, case: size-4, output: matrix}}\n"
     )
     proc = r2o("golden", "record", "reader", "--native", cwd=repo_copy)
     assert proc.returncode == 0, proc.stderr

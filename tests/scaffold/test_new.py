@@ -5,20 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from r2o import manifest, scaffold
 from r2o.errors import BuildError, InputError, UsageError
 from r2o.images.plan import ImageGraph
 from r2o.repo import Repository
 from r2o.run.runner import Executor
+
 from tests.test_cli import assert_clean_error, r2o
 
 
 @pytest.mark.parametrize("template", scaffold.TEMPLATES)
 def test_templates_render_valid_manifests(tmp_path: Path, template: str) -> None:
     folder = tmp_path / "components" / "new-thing"
-    request = scaffold.NewComponent("new-thing", template, scaffold.DEFAULT_BASE[template], "A new thing.",
-                                    vcpus=2 if template == "fortran" else 1)
+    request = scaffold.NewComponent(
+        "new-thing",
+        template,
+        scaffold.DEFAULT_BASE[template],
+        "A new thing.",
+        vcpus=2 if template == "fortran" else 1,
+    )
     written = scaffold.render_into(folder, request)
     component = manifest.load(folder)
     assert component.name == "new-thing"
@@ -63,16 +68,21 @@ def test_failure_leaves_nothing(repo_copy: Path) -> None:
         raise BuildError("simulated build failure")
 
     with pytest.raises(BuildError):
-        scaffold.create(repo, scaffold.NewComponent("thing", "python", "python-sci", "x"), executor_for=failing)
+        scaffold.create(
+            repo, scaffold.NewComponent("thing", "python", "python-sci", "x"), executor_for=failing
+        )
     assert sorted(p.name for p in (repo_copy / "components").iterdir()) == before
 
 
 def test_check_request_rejects_multiline_description(repo_copy: Path) -> None:
     with pytest.raises(UsageError):
-        scaffold.check_request(Repository(repo_copy), scaffold.NewComponent("t", "python", "python-sci", "a\nb"))
+        scaffold.check_request(
+            Repository(repo_copy), scaffold.NewComponent("t", "python", "python-sci", "a\nb")
+        )
     with pytest.raises(InputError):
-        scaffold.check_request(Repository(repo_copy),
-                               scaffold.NewComponent("identity-matrix", "python", "python-sci", "a"))
+        scaffold.check_request(
+            Repository(repo_copy), scaffold.NewComponent("identity-matrix", "python", "python-sci", "a")
+        )
 
 
 @pytest.mark.docker

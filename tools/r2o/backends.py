@@ -38,8 +38,11 @@ def prepare(
     image = graph.ref(component)
     if not engine.has_local(image):
         if not build_missing:
-            raise NotFoundError(f"image {image} for {component} is not built", hint=f"run: r2o build {component}")
+            raise NotFoundError(
+                f"image {image} for {component} is not built", hint=f"run: r2o build {component}"
+            )
         plan = builder.plan_for(graph, engine, [component], push=False, registry=None)
-        builder.execute(plan, graph, engine, report=report or (lambda event: None),
-                        cache_dir=repo.root / ".r2o" / "cache")
+        builder.execute(
+            plan, graph, engine, report=report or (lambda event: None), cache_dir=repo.root / ".r2o" / "cache"
+        )
     return Backend(DockerExecutor(engine), image)

@@ -46,15 +46,23 @@ def problems_in(doc: YamlDocument) -> list[Problem]:
         return [_explain_one_of(p) for p in problems]
     folder = doc.file.parent.name
     if doc.data["name"] != folder:
-        return [Problem(doc.file, "name", f"'{doc.data['name']}' differs from the folder name '{folder}'",
-                        doc.line(("name",)), f"set name: {folder}")]
+        return [
+            Problem(
+                doc.file,
+                "name",
+                f"'{doc.data['name']}' differs from the folder name '{folder}'",
+                doc.line(("name",)),
+                f"set name: {folder}",
+            )
+        ]
     return []
 
 
 def _explain_one_of(p: Problem) -> Problem:
     if p.field == "" and ("valid under any of" in p.message or "valid under each of" in p.message):
-        return Problem(p.file, "", "give exactly one of 'rootfs' (a root image) or 'parent' (a derived image)",
-                       p.line)
+        return Problem(
+            p.file, "", "give exactly one of 'rootfs' (a root image) or 'parent' (a derived image)", p.line
+        )
     return p
 
 

@@ -77,7 +77,7 @@ class Parameter:
         return value
 
     def check(self, value: Any) -> str:
-        """"" when ``value`` fits this parameter, else what is wrong with it."""
+        """ "" when ``value`` fits this parameter, else what is wrong with it."""
         if self.type in ("integer", "number") and not isinstance(value, bool):
             if self.type == "integer" and not isinstance(value, int):
                 return f"{value!r} is not an integer"
@@ -225,7 +225,9 @@ def _named(items: tuple[DataSpec, ...], name: str, what: str) -> DataSpec:
     for item in items:
         if item.name == name:
             return item
-    hint = did_you_mean(name, [i.name for i in items]) or f"known: {', '.join(i.name for i in items) or 'none'}"
+    hint = (
+        did_you_mean(name, [i.name for i in items]) or f"known: {', '.join(i.name for i in items) or 'none'}"
+    )
     raise UsageError(f"no {what} named '{name}'", hint=hint)
 
 
@@ -250,8 +252,14 @@ def _name_matches_folder(data: dict[str, Any], doc: YamlDocument) -> list[Proble
     """A component's name equals its folder's name."""
     folder = doc.file.parent.name
     if data["name"] != folder:
-        return [_p(doc, ("name",), f"'{data['name']}' differs from the folder name '{folder}'",
-                   f"set name: {folder}, or rename the folder")]
+        return [
+            _p(
+                doc,
+                ("name",),
+                f"'{data['name']}' differs from the folder name '{folder}'",
+                f"set name: {folder}, or rename the folder",
+            )
+        ]
     return []
 
 
@@ -266,8 +274,14 @@ def _refs_are_declared(data: dict[str, Any], doc: YamlDocument) -> list[Problem]
                 hint = did_you_mean(name, params) or "declare it under parameters:"
                 out.append(_p(doc, ("command", i), f"Ref::{name} names no declared parameter", hint))
         if REF_PREFIX in arg and not _REF.fullmatch(arg):
-            out.append(_p(doc, ("command", i), f"'{arg}': a Ref:: placeholder must be a whole argument",
-                          "AWS Batch substitutes whole arguments only; split the argument"))
+            out.append(
+                _p(
+                    doc,
+                    ("command", i),
+                    f"'{arg}': a Ref:: placeholder must be a whole argument",
+                    "AWS Batch substitutes whole arguments only; split the argument",
+                )
+            )
     return out
 
 
@@ -293,7 +307,9 @@ def _parameters_are_coherent(data: dict[str, Any], doc: YamlDocument) -> list[Pr
             if problem:
                 out.append(_p(doc, (*at, "default"), f"default {problem}"))
         elif spec.get("required") is False:
-            out.append(_p(doc, at, "an optional parameter needs a default", "add default: or drop required: false"))
+            out.append(
+                _p(doc, at, "an optional parameter needs a default", "add default: or drop required: false")
+            )
     return out
 
 
@@ -319,8 +335,14 @@ def _data_specs_are_sound(data: dict[str, Any], doc: YamlDocument) -> list[Probl
         for i, spec in enumerate(data.get(section, [])):
             at: tuple[str | int, ...] = (section, i)
             if spec["name"] in names:
-                out.append(_p(doc, (*at, "name"), f"name '{spec['name']}' is used twice "
-                                                  f"(also {strict_yaml.format_path(names[spec['name']])})"))
+                out.append(
+                    _p(
+                        doc,
+                        (*at, "name"),
+                        f"name '{spec['name']}' is used twice "
+                        f"(also {strict_yaml.format_path(names[spec['name']])})",
+                    )
+                )
             names.setdefault(spec["name"], at)
             path = spec["path"]
             if section == "outputs" and path == STDOUT:
@@ -330,19 +352,38 @@ def _data_specs_are_sound(data: dict[str, Any], doc: YamlDocument) -> list[Probl
                 continue
             problem = _container_path_problem(path)
             if problem:
-                out.append(_p(doc, (*at, "path"), problem, "use an absolute path such as /data/input/file.nc"))
+                out.append(
+                    _p(doc, (*at, "path"), problem, "use an absolute path such as /data/input/file.nc")
+                )
                 continue
             if path in paths:
-                out.append(_p(doc, (*at, "path"), f"path '{path}' is used twice "
-                                                  f"(also {strict_yaml.format_path(paths[path])})"))
+                out.append(
+                    _p(
+                        doc,
+                        (*at, "path"),
+                        f"path '{path}' is used twice (also {strict_yaml.format_path(paths[path])})",
+                    )
+                )
             paths.setdefault(path, at)
             under_out = PurePosixPath(path).is_relative_to(OUTPUT_ROOT) and PurePosixPath(path) != OUTPUT_ROOT
             if section == "outputs" and not under_out:
-                out.append(_p(doc, (*at, "path"), f"'{path}' is outside the output root {OUTPUT_ROOT}",
-                              f"write outputs under {OUTPUT_ROOT}/"))
+                out.append(
+                    _p(
+                        doc,
+                        (*at, "path"),
+                        f"'{path}' is outside the output root {OUTPUT_ROOT}",
+                        f"write outputs under {OUTPUT_ROOT}/",
+                    )
+                )
             if section == "inputs" and PurePosixPath(path).is_relative_to(OUTPUT_ROOT):
-                out.append(_p(doc, (*at, "path"), f"input '{path}' is inside the output root {OUTPUT_ROOT}",
-                              "mount inputs under /data/input/"))
+                out.append(
+                    _p(
+                        doc,
+                        (*at, "path"),
+                        f"input '{path}' is inside the output root {OUTPUT_ROOT}",
+                        "mount inputs under /data/input/",
+                    )
+                )
     return out
 
 
@@ -355,25 +396,47 @@ def _resources_fit_batch(data: dict[str, Any], doc: YamlDocument) -> list[Proble
     vcpus, memory = res["vcpus"], res["memory_mib"]
     out = []
     if "EC2" in platforms and (vcpus != int(vcpus) or vcpus < 1):
-        out.append(_p(doc, (*at, "vcpus"), f"EC2 needs a whole number of vCPUs >= 1, not {vcpus}",
-                      "use 1, 2, ...; fractional vCPUs exist only on FARGATE"))
+        out.append(
+            _p(
+                doc,
+                (*at, "vcpus"),
+                f"EC2 needs a whole number of vCPUs >= 1, not {vcpus}",
+                "use 1, 2, ...; fractional vCPUs exist only on FARGATE",
+            )
+        )
     if "FARGATE" in platforms:
         allowed = FARGATE_MEMORY.get(float(vcpus))
         if allowed is None:
-            out.append(_p(doc, (*at, "vcpus"), f"FARGATE does not offer {vcpus} vCPUs",
-                          f"choose one of {', '.join(_num(v) for v in FARGATE_MEMORY)}"))
+            out.append(
+                _p(
+                    doc,
+                    (*at, "vcpus"),
+                    f"FARGATE does not offer {vcpus} vCPUs",
+                    f"choose one of {', '.join(_num(v) for v in FARGATE_MEMORY)}",
+                )
+            )
         elif memory not in allowed:
             shown = ", ".join(map(str, allowed))
-            out.append(_p(doc, (*at, "memory_mib"), f"FARGATE with {_num(vcpus)} vCPU does not offer {memory} MiB",
-                          f"choose one of {shown}"))
+            out.append(
+                _p(
+                    doc,
+                    (*at, "memory_mib"),
+                    f"FARGATE with {_num(vcpus)} vCPU does not offer {memory} MiB",
+                    f"choose one of {shown}",
+                )
+            )
         if res.get("gpus", 0):
-            out.append(_p(doc, (*at, "gpus"), "FARGATE has no GPUs", "drop FARGATE from platforms or set gpus: 0"))
+            out.append(
+                _p(doc, (*at, "gpus"), "FARGATE has no GPUs", "drop FARGATE from platforms or set gpus: 0")
+            )
     retries = res.get("retries", 1)
     if not 1 <= retries <= MAX_ATTEMPTS:
         out.append(_p(doc, (*at, "retries"), f"{retries} attempts is outside AWS Batch's 1-{MAX_ATTEMPTS}"))
     timeout = res.get("timeout_s", 3600)
     if timeout < MIN_TIMEOUT_S:
-        out.append(_p(doc, (*at, "timeout_s"), f"{timeout} s is below AWS Batch's minimum of {MIN_TIMEOUT_S} s"))
+        out.append(
+            _p(doc, (*at, "timeout_s"), f"{timeout} s is below AWS Batch's minimum of {MIN_TIMEOUT_S} s")
+        )
     return out
 
 
@@ -404,8 +467,14 @@ def _data_spec(spec: Mapping[str, Any], *, is_input: bool) -> DataSpec:
 def problems_in(doc: YamlDocument) -> list[Problem]:
     """Schema problems, or (when the shape is right) semantic problems."""
     if not isinstance(doc.data, dict):
-        return [Problem(doc.file, "", "expected a mapping of manifest fields at the top level, "
-                                      f"found {type(doc.data).__name__}", doc.line(()))]
+        return [
+            Problem(
+                doc.file,
+                "",
+                f"expected a mapping of manifest fields at the top level, found {type(doc.data).__name__}",
+                doc.line(()),
+            )
+        ]
     problems = schema.validate(doc, "component")
     if problems:
         return problems  # semantic checks assume the right shape and finite numbers

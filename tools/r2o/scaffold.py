@@ -80,13 +80,19 @@ def check_request(repo: Repository, request: NewComponent) -> None:
             hint="use lowercase letters, digits and hyphens, starting with a letter (e.g. ozone-bias-fix)",
         )
     if request.template not in TEMPLATES:
-        raise UsageError(f"unknown template '{request.template}'", hint=f"choose one of {', '.join(TEMPLATES)}")
+        raise UsageError(
+            f"unknown template '{request.template}'", hint=f"choose one of {', '.join(TEMPLATES)}"
+        )
     target = repo.root / COMPONENTS / request.name
     if target.exists():
-        raise InputError(f"{repo.rel(target)} already exists", hint="choose another name, or edit that folder")
+        raise InputError(
+            f"{repo.rel(target)} already exists", hint="choose another name, or edit that folder"
+        )
     images = repo.loaded.images
     if request.base not in images:
-        raise UsageError(f"no base image named '{request.base}'", hint=f"base images: {', '.join(sorted(images))}")
+        raise UsageError(
+            f"no base image named '{request.base}'", hint=f"base images: {', '.join(sorted(images))}"
+        )
     if request.vcpus < 1:
         raise UsageError("--vcpus must be at least 1")
     if "\n" in request.description or not request.description.strip():

@@ -71,27 +71,42 @@ def _problems(error: ValidationError, doc: YamlDocument) -> list[Problem]:
         out = []
         for key in sorted(set(map(str, error.instance)) - set(allowed)):
             hint = did_you_mean(key, allowed) or f"allowed keys here: {', '.join(allowed)}"
-            out.append(Problem(doc.file, format_path((*at, key)), f"unknown key '{key}'", doc.line((*at, key)), hint))
+            out.append(
+                Problem(doc.file, format_path((*at, key)), f"unknown key '{key}'", doc.line((*at, key)), hint)
+            )
         return out
     if kind == "required":
         missing = str(error.message).split("'")[1] if "'" in str(error.message) else str(error.message)
         where = field or "top level"
-        return [Problem(doc.file, format_path((*at, missing)), f"required field is missing (in {where})", doc.line(at))]
+        return [
+            Problem(
+                doc.file, format_path((*at, missing)), f"required field is missing (in {where})", doc.line(at)
+            )
+        ]
     if kind == "type":
         wanted: Any = error.validator_value
         names = [wanted] if isinstance(wanted, str) else list(wanted)
         expected = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
-        return [Problem(doc.file, field, f"must be {expected}, not {_describe(error.instance)}", doc.line(at))]
+        return [
+            Problem(doc.file, field, f"must be {expected}, not {_describe(error.instance)}", doc.line(at))
+        ]
     if kind in ("enum", "const"):
         value: Any = error.validator_value
         choices: list[Any] = list(value) if kind == "enum" else [value]
         hint = did_you_mean(str(error.instance), [str(c) for c in choices])
         listed = ", ".join(json.dumps(c) for c in choices)
-        return [Problem(doc.file, field, f"{json.dumps(error.instance)} is not one of: {listed}", doc.line(at), hint)]
+        return [
+            Problem(
+                doc.file, field, f"{json.dumps(error.instance)} is not one of: {listed}", doc.line(at), hint
+            )
+        ]
     if kind == "pattern":
         return [
             Problem(
-                doc.file, field, f"{json.dumps(error.instance)} does not match {error.validator_value}", doc.line(at)
+                doc.file,
+                field,
+                f"{json.dumps(error.instance)} does not match {error.validator_value}",
+                doc.line(at),
             )
         ]
     if kind == "propertyNames":

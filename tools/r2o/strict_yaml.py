@@ -94,16 +94,17 @@ def load(path: Path, *, max_bytes: int = MAX_BYTES) -> YamlDocument:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ManifestError.single(
-            path, "", f"byte 0x{raw[exc.start]:02x} at offset {exc.start} is not UTF-8", line=line,
+            path,
+            "",
+            f"byte 0x{raw[exc.start]:02x} at offset {exc.start} is not UTF-8",
+            line=line,
             hint="save the file as UTF-8",
         ) from exc
     return parse(text, path)
 
 
 def parse(text: str, path: Path) -> YamlDocument:
-    if not text.strip() or all(
-        not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
-    ):
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
         raise ManifestError.single(path, "", "file is empty", hint="see the README for a complete example")
     loader = _Loader(text)
     try:

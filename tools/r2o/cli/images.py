@@ -11,8 +11,13 @@ from r2o.images.plan import ImageGraph
 
 
 @click.command("images")
-@click.option("--registry", envvar="R2O_REGISTRY", default=None, metavar="HOST[:PORT]",
-              help="Also look the tags up in this registry (env R2O_REGISTRY).")
+@click.option(
+    "--registry",
+    envvar="R2O_REGISTRY",
+    default=None,
+    metavar="HOST[:PORT]",
+    help="Also look the tags up in this registry (env R2O_REGISTRY).",
+)
 @click.option("--offline", is_flag=True, help="Compute tags only; do not ask the engine.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
@@ -22,21 +27,28 @@ def command(state: State, registry: str | None, offline: bool, as_json: bool) ->
     engine = None if offline else Engine.connect()
     rows = []
     for node in graph.order(graph.nodes):
-        rows.append({
-            "name": node.name,
-            "kind": node.kind,
-            "tag": node.tag,
-            "parent": node.parent,
-            "local": engine.has_local(node.tag) if engine else None,
-            "registry": registry_has(registry, node.repository, node.tag_only) if registry else None,
-        })
+        rows.append(
+            {
+                "name": node.name,
+                "kind": node.kind,
+                "tag": node.tag,
+                "parent": node.parent,
+                "local": engine.has_local(node.tag) if engine else None,
+                "registry": registry_has(registry, node.repository, node.tag_only) if registry else None,
+            }
+        )
     if as_json:
         print_json(rows)
         return 0
     table = Table("image", "kind", "tag", "local", "registry", box=None)
     mark = {True: "yes", False: "no", None: "-"}
     for r in rows:
-        table.add_row(str(r["name"]), str(r["kind"]), str(r["tag"]), mark[r["local"]],  # type: ignore[index]
-                      mark[r["registry"]])  # type: ignore[index]
+        table.add_row(
+            str(r["name"]),
+            str(r["kind"]),
+            str(r["tag"]),
+            mark[r["local"]],  # type: ignore[index]
+            mark[r["registry"]],
+        )  # type: ignore[index]
     out.print(table)
     return 0

@@ -17,14 +17,27 @@ from r2o.run.runner import Executor
 @click.command("new")
 @click.argument("name")
 @click.option("--template", type=click.Choice(scaffold.TEMPLATES), default="python", show_default=True)
-@click.option("--base", default=None, help="Base image (default: python-sci, or fortran for --template fortran).")
+@click.option(
+    "--base", default=None, help="Base image (default: python-sci, or fortran for --template fortran)."
+)
 @click.option("--description", default=None, help="One line saying what the component computes.")
 @click.option("--owner", default="science-team", show_default=True, help="Owning team.")
-@click.option("--vcpus", type=click.IntRange(1, 256), default=None,
-              help="vCPUs (fortran: MPI ranks; default 2 for fortran, 1 for python).")
+@click.option(
+    "--vcpus",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="vCPUs (fortran: MPI ranks; default 2 for fortran, 1 for python).",
+)
 @pass_state
-def command(state: State, name: str, template: str, base: str | None, description: str | None, owner: str,
-            vcpus: int | None) -> int:
+def command(
+    state: State,
+    name: str,
+    template: str,
+    base: str | None,
+    description: str | None,
+    owner: str,
+    vcpus: int | None,
+) -> int:
     """Create components/NAME from a template, build it, and record its golden case."""
     repo = state.repo
     request = scaffold.NewComponent(

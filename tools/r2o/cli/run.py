@@ -21,16 +21,30 @@ def _echo(stream: str, chunk: bytes) -> None:
 
 @click.command("run")
 @click.argument("name")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Set a parameter (repeatable).")
+@click.option(
+    "-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Set a parameter (repeatable)."
+)
 @click.option("--input", "inputs", multiple=True, metavar="NAME=PATH", help="Provide an input (repeatable).")
-@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output directory (default: .r2o/runs/NAME in the repository).")
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output directory (default: .r2o/runs/NAME in the repository).",
+)
 @click.option("--native", is_flag=True, help="Run on the host instead of in the component's image.")
 @click.option("--timeout", type=int, default=None, help="Override the manifest's timeout (seconds).")
 @click.option("--dry-run", is_flag=True, help="Print the plan and run nothing.")
 @pass_state
-def command(state: State, name: str, params: tuple[str, ...], inputs: tuple[str, ...], output: Path | None,
-            native: bool, timeout: int | None, dry_run: bool) -> int:
+def command(
+    state: State,
+    name: str,
+    params: tuple[str, ...],
+    inputs: tuple[str, ...],
+    output: Path | None,
+    native: bool,
+    timeout: int | None,
+    dry_run: bool,
+) -> int:
     """Run component NAME with its manifest's limits; outputs land in --output only on success."""
     repo = state.repo
     component = repo.component(name)
@@ -51,14 +65,23 @@ def command(state: State, name: str, params: tuple[str, ...], inputs: tuple[str,
         if not engine.has_local(image):
             raise_missing_image(name, image)
         executor = DockerExecutor(engine)
-    plan = make_plan(component, parameters=parse_assignments(params, "-p"), inputs=given_inputs,
-                     output_dir=output_dir, timeout_s=timeout, image=image)
+    plan = make_plan(
+        component,
+        parameters=parse_assignments(params, "-p"),
+        inputs=given_inputs,
+        output_dir=output_dir,
+        timeout_s=timeout,
+        image=image,
+    )
     if dry_run:
         err.print(plan.describe(), markup=False)
         return 0
     result = run(plan, executor, echo=_echo)
-    err.print(f"r2o: {name} finished in {result.execution.seconds:.1f} s ({result.backend}); "
-              f"outputs in {result.output_dir}", markup=False)
+    err.print(
+        f"r2o: {name} finished in {result.execution.seconds:.1f} s ({result.backend}); "
+        f"outputs in {result.output_dir}",
+        markup=False,
+    )
     return 0
 
 
@@ -66,4 +89,3 @@ def raise_missing_image(name: str, image: str) -> None:
     from r2o.errors import NotFoundError
 
     raise NotFoundError(f"image {image} for {name} is not built", hint=f"run: r2o build {name}")
-

@@ -77,8 +77,9 @@ def _rules(spec: Mapping[str, Any], fmt: str) -> CompareRules:
 def load_case(component: Component, folder: Path) -> Case:
     path = folder / CASE_FILE
     if not path.is_file():
-        raise ManifestError.single(path, "", f"golden case folder has no {CASE_FILE}",
-                                   hint=f"add {CASE_FILE} or remove the folder")
+        raise ManifestError.single(
+            path, "", f"golden case folder has no {CASE_FILE}", hint=f"add {CASE_FILE} or remove the folder"
+        )
     doc = strict_yaml.load(path)
     if not isinstance(doc.data, dict):
         raise ManifestError.single(path, "", "expected a mapping at the top level")
@@ -89,37 +90,77 @@ def load_case(component: Component, folder: Path) -> Case:
     out: list[Problem] = []
     for key in data.get("parameters", {}):
         if key not in component.parameters:
-            out.append(Problem(path, f"parameters.{key}", f"{component.name} has no parameter '{key}'",
-                               doc.line(("parameters", key)), did_you_mean(key, component.parameters)))
+            out.append(
+                Problem(
+                    path,
+                    f"parameters.{key}",
+                    f"{component.name} has no parameter '{key}'",
+                    doc.line(("parameters", key)),
+                    did_you_mean(key, component.parameters),
+                )
+            )
     inputs: dict[str, Path | FromOutput] = {}
     declared_inputs = [i.name for i in component.inputs]
     for key, value in data.get("inputs", {}).items():
         if key not in declared_inputs:
-            out.append(Problem(path, f"inputs.{key}", f"{component.name} has no input '{key}'",
-                               doc.line(("inputs", key)), did_you_mean(key, declared_inputs)))
+            out.append(
+                Problem(
+                    path,
+                    f"inputs.{key}",
+                    f"{component.name} has no input '{key}'",
+                    doc.line(("inputs", key)),
+                    did_you_mean(key, declared_inputs),
+                )
+            )
             continue
         if isinstance(value, str):
             target = (folder / value).resolve()
             if not target.is_relative_to(folder.resolve()):
-                out.append(Problem(path, f"inputs.{key}", f"'{value}' is outside the case folder",
-                                   doc.line(("inputs", key)), "keep a case's own inputs inside its folder"))
+                out.append(
+                    Problem(
+                        path,
+                        f"inputs.{key}",
+                        f"'{value}' is outside the case folder",
+                        doc.line(("inputs", key)),
+                        "keep a case's own inputs inside its folder",
+                    )
+                )
             elif not target.exists():
-                out.append(Problem(path, f"inputs.{key}", f"'{value}' does not exist in {folder.name}/",
-                                   doc.line(("inputs", key))))
+                out.append(
+                    Problem(
+                        path,
+                        f"inputs.{key}",
+                        f"'{value}' does not exist in {folder.name}/",
+                        doc.line(("inputs", key)),
+                    )
+                )
             inputs[key] = target
         else:
             ref = value["from"]
             inputs[key] = FromOutput(ref["component"], ref["case"], ref["output"])
     for spec in component.inputs:
         if spec.required and spec.name not in data.get("inputs", {}):
-            out.append(Problem(path, "inputs", f"required input '{spec.name}' of {component.name} is not given",
-                               doc.line(("inputs",))))
+            out.append(
+                Problem(
+                    path,
+                    "inputs",
+                    f"required input '{spec.name}' of {component.name} is not given",
+                    doc.line(("inputs",)),
+                )
+            )
     declared_outputs = {o.name: o for o in component.outputs}
     rules: dict[str, CompareRules] = {}
     for key, spec in data.get("compare", {}).items():
         if key not in declared_outputs:
-            out.append(Problem(path, f"compare.{key}", f"{component.name} has no output '{key}'",
-                               doc.line(("compare", key)), did_you_mean(key, declared_outputs)))
+            out.append(
+                Problem(
+                    path,
+                    f"compare.{key}",
+                    f"{component.name} has no output '{key}'",
+                    doc.line(("compare", key)),
+                    did_you_mean(key, declared_outputs),
+                )
+            )
             continue
         try:
             rules[key] = _rules(spec, declared_outputs[key].format)
@@ -152,7 +193,9 @@ def cases_of(component: Component, only: str | None = None) -> list[Case]:
     if only is not None:
         names = [f.name for f in folders]
         if only not in names:
-            raise NotFoundError(f"{component.name} has no golden case '{only}'",
-                                hint=did_you_mean(only, names) or f"cases: {', '.join(names) or 'none'}")
+            raise NotFoundError(
+                f"{component.name} has no golden case '{only}'",
+                hint=did_you_mean(only, names) or f"cases: {', '.join(names) or 'none'}",
+            )
         folders = [f for f in folders if f.name == only]
     return [load_case(component, f) for f in folders]

@@ -78,23 +78,36 @@ def resolve_inputs(repo: Repository, case: Case) -> dict[str, Path]:
     return out
 
 
-def run_case(repo: Repository, component: Component, case: Case, executor: Executor, image: str | None,
-             dest: Path) -> RunResult:
-    plan = make_plan(component, parameters=dict(case.parameters), inputs=resolve_inputs(repo, case),
-                     output_dir=dest, image=image)
+def run_case(
+    repo: Repository, component: Component, case: Case, executor: Executor, image: str | None, dest: Path
+) -> RunResult:
+    plan = make_plan(
+        component,
+        parameters=dict(case.parameters),
+        inputs=resolve_inputs(repo, case),
+        output_dir=dest,
+        image=image,
+    )
     return run(plan, executor)
 
 
-def compare_outputs(component: Component, case: Case, actual_of: Callable[[DataSpec], Path],
-                    expected_dir: Path) -> list[OutputVerdict]:
+def compare_outputs(
+    component: Component, case: Case, actual_of: Callable[[DataSpec], Path], expected_dir: Path
+) -> list[OutputVerdict]:
     """Each declared output (found by ``actual_of``) against ``expected_dir``."""
     verdicts = []
     for spec in component.outputs:
         actual = actual_of(spec)
         expected = expected_dir / spec.filename
         if not expected.exists():
-            verdicts.append(OutputVerdict(spec.name, False, f"no expected file {spec.filename}: "
-                                          f"record it with r2o golden record {component.name} --case {case.name}"))
+            verdicts.append(
+                OutputVerdict(
+                    spec.name,
+                    False,
+                    f"no expected file {spec.filename}: "
+                    f"record it with r2o golden record {component.name} --case {case.name}",
+                )
+            )
             continue
         try:
             result = compare(expected, actual, case.rules[spec.name])
@@ -115,8 +128,15 @@ def _identical(a: Path, b: Path) -> bool:
     return a.is_file() and b.is_file() and filecmp.cmp(a, b, shallow=False)
 
 
-def check_case(repo: Repository, component: Component, case: Case, executor: Executor, image: str | None,
-              *, repeat: int = 1) -> CaseVerdict:
+def check_case(
+    repo: Repository,
+    component: Component,
+    case: Case,
+    executor: Executor,
+    image: str | None,
+    *,
+    repeat: int = 1,
+) -> CaseVerdict:
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="r2o-golden-") as tmp:
         runs: list[Path] = []
@@ -129,21 +149,34 @@ def check_case(repo: Repository, component: Component, case: Case, executor: Exe
         first = runs[0]
         outputs = tuple(compare_outputs(component, case, lambda s: output_path(first, s), case.expected_dir))
         differing = tuple(
-            spec.name for spec in component.outputs
+            spec.name
+            for spec in component.outputs
             if any(not _identical(output_path(runs[0], spec), output_path(r, spec)) for r in runs[1:])
         )
     seconds = time.monotonic() - start
     if differing:
-        return CaseVerdict(case, NOT_DETERMINISTIC, seconds, outputs,
-                           f"not deterministic: {', '.join(differing)} differ between {len(runs)} runs",
-                           differing)
+        return CaseVerdict(
+            case,
+            NOT_DETERMINISTIC,
+            seconds,
+            outputs,
+            f"not deterministic: {', '.join(differing)} differ between {len(runs)} runs",
+            differing,
+        )
     status = PASS if all(o.equal for o in outputs) else FAIL
     return CaseVerdict(case, status, seconds, outputs)
 
 
-def check_component(repo: Repository, component: Component, executor: Executor, image: str | None, *,
-                   case: str | None = None, repeat: int = 1,
-                   on_verdict: Callable[[CaseVerdict], None] | None = None) -> list[CaseVerdict]:
+def check_component(
+    repo: Repository,
+    component: Component,
+    executor: Executor,
+    image: str | None,
+    *,
+    case: str | None = None,
+    repeat: int = 1,
+    on_verdict: Callable[[CaseVerdict], None] | None = None,
+) -> list[CaseVerdict]:
     verdicts = []
     for c in cases_of(component, case):
         verdict = check_case(repo, component, c, executor, image, repeat=repeat)
@@ -160,15 +193,24 @@ class Recorded:
     changes: tuple[OutputVerdict, ...]  # differences from the previous expected/ (with --force)
 
 
-def record(repo: Repository, component: Component, executor: Executor, image: str | None, *,
-           case: str | None = None, force: bool = False) -> list[Recorded]:
+def record(
+    repo: Repository,
+    component: Component,
+    executor: Executor,
+    image: str | None,
+    *,
+    case: str | None = None,
+    force: bool = False,
+) -> list[Recorded]:
     """Run each case and write its outputs to expected/, replacing it only with ``force``."""
     cases = cases_of(component, case)
     existing = [c for c in cases if c.expected_dir.exists() and any(c.expected_dir.iterdir())]
     if existing and not force:
         names = ", ".join(c.name for c in existing)
-        raise InputError(f"{component.name}: expected outputs already exist for {names}; not overwriting",
-                         hint="rerun with --force to replace them (r2o reports what changed)")
+        raise InputError(
+            f"{component.name}: expected outputs already exist for {names}; not overwriting",
+            hint="rerun with --force to replace them (r2o reports what changed)",
+        )
     done = []
     for c in cases:
         staging = c.folder / ".expected.partial"
@@ -186,6 +228,7 @@ def record(repo: Repository, component: Component, executor: Executor, image: st
         had = c.expected_dir.exists()
         changes: tuple[OutputVerdict, ...] = ()
         if had:
+
             def recorded(spec: DataSpec, staging: Path = staging) -> Path:
                 return staging / spec.filename
 

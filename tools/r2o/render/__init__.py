@@ -1,1 +1,1 @@
-"""Infrastructure rendered from the manifests (Batch, CloudFormation, CodeBuild). No docker, no boto3 calls."""
+"""Infrastructure rendered from the manifests: Batch, CloudFormation, CodeBuild (no docker, no boto3)."""
