@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import pickle
+import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -34,6 +38,94 @@ def _subfolders(parent: Path) -> list[Path]:
     if not parent.is_dir():
         return []
     return sorted(p for p in parent.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+CACHE_DIR = Path(".r2o") / "cache"
+
+
+class ManifestCache:
+    """Valid components already checked, keyed by manifest path and content hash (``.r2o/cache``).
+
+    Checking a manifest (strict YAML, JSON Schema, semantic checks) costs a few milliseconds; a
+    1,000-component repository would spend seconds on it in every command. A manifest whose bytes,
+    path and checking code are unchanged gives the same Component, so it is checked once. Only
+    valid manifests are kept: a broken one is checked (and reported) every time. The whole cache is
+    dropped when r2o's version or the code and schemas that check manifests change. The cache is a
+    pickle the r2o of this checkout writes into the checkout's own git-ignored .r2o/ folder.
+    """
+
+    FILE = "manifests.pickle"
+    _CHECKERS = ("manifest.py", "schema.py", "strict_yaml.py", "errors.py")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.key = self._code_key()
+        self.entries: dict[tuple[str, str], Component] = {}
+        self.used: set[tuple[str, str]] = set()  # what is saved: older versions of a file drop out
+        self.dirty = False
+        try:
+            with path.open("rb") as fh:
+                key, entries = pickle.load(fh)
+            if key == self.key and isinstance(entries, dict):
+                self.entries = entries
+        except Exception:  # a missing, old or damaged cache is simply rebuilt
+            self.entries = {}
+
+    @staticmethod
+    def _code_key() -> str:
+        from r2o import __version__
+
+        package = Path(manifest.__file__).parent
+        h = hashlib.sha256(__version__.encode())
+        for name in ManifestCache._CHECKERS:
+            h.update((package / name).read_bytes())
+        for schema_file in sorted((package / "schemas").glob("*.json")):
+            h.update(schema_file.read_bytes())
+        return h.hexdigest()
+
+    def component(self, path: Path) -> Component:
+        """The component of manifest ``path``: cached, or loaded and checked (raises ManifestError)."""
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return manifest.load(path.parent)  # raises the located ManifestError users expect
+        key = (str(path), hashlib.sha256(raw).hexdigest())
+        hit = self.entries.get(key)
+        if hit is not None:
+            self.used.add(key)
+            return hit
+        comp = manifest.load(path.parent)
+        try:
+            unchanged = path.read_bytes() == raw  # a file edited while it was checked is not kept
+        except OSError:
+            unchanged = False
+        if unchanged:
+            self.entries[key] = comp
+            self.used.add(key)
+            self.dirty = True
+        return comp
+
+    def save(self) -> None:
+        if not self.dirty and len(self.used) == len(self.entries):
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            ignore = self.path.parent / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# written by r2o: nothing in this folder belongs in git\n*\n")
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        except OSError:
+            return  # a read-only checkout works, only slower
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                kept = {k: v for k, v in self.entries.items() if k in self.used}
+                pickle.dump((self.key, kept), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)  # only left when something above failed
 
 
 @dataclass(frozen=True)
@@ -69,6 +161,7 @@ class Repository:
         problems: list[Problem] = []
         components: dict[str, Component] = {}
         images: dict[str, BaseImage] = {}
+        cache = ManifestCache(self.root / CACHE_DIR / ManifestCache.FILE)
         for folder in _subfolders(self.root / BASE_IMAGES):
             if not (folder / base_image.IMAGE_FILE).is_file():
                 problems.append(Problem(self.rel(folder), "", f"base image folder has no {base_image.IMAGE_FILE}",
@@ -90,11 +183,12 @@ class Repository:
                                         hint=hint))
                 continue
             try:
-                comp = manifest.load(folder)
+                comp = cache.component(path)
             except ManifestError as exc:
                 problems.extend(self._relative(exc.problems))
             else:
                 components[comp.name] = comp
+        cache.save()
         problems.extend(self._cross_checks(components, images))
         return Loaded(components, images, problems)
 

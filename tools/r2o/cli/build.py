@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from r2o import changes
 from r2o.cli.context import State, err, out, pass_state
 from r2o.errors import UsageError
 from r2o.images import build as builder
@@ -14,22 +15,36 @@ from r2o.images.plan import ImageGraph
 @click.command("build")
 @click.argument("names", nargs=-1)
 @click.option("--all", "build_all", is_flag=True, help="Every base image and component.")
+@click.option("--changed", "only_changed", is_flag=True,
+              help="What changed since merge-base(--base, HEAD): see r2o changed.")
+@click.option("--base", default=None, metavar="REV", help="Base revision for --changed (default HEAD~1).")
 @click.option("--push", is_flag=True, help="Push built (or missing) tags to --registry.")
 @click.option("--registry", envvar="R2O_REGISTRY", default=None, metavar="HOST[:PORT]",
               help="Registry to check and push to (env R2O_REGISTRY).")
 @click.option("--dry-run", is_flag=True, help="Print the plan and build nothing.")
 @click.option("--verbose", "-v", is_flag=True, help="Print every line of the build logs.")
 @pass_state
-def command(state: State, names: tuple[str, ...], build_all: bool, push: bool, registry: str | None,
-            dry_run: bool, verbose: bool) -> int:
+def command(state: State, names: tuple[str, ...], build_all: bool, only_changed: bool, base: str | None,
+            push: bool, registry: str | None, dry_run: bool, verbose: bool) -> int:
     """Build NAMEs (components or base images) and what they build FROM; skip existing tags."""
-    if build_all and names:
-        raise UsageError("give NAMEs or --all, not both")
-    if not build_all and not names:
-        raise UsageError("nothing to build", hint="name components or base images, or pass --all")
+    if sum((build_all, bool(names), only_changed)) > 1:
+        raise UsageError("give NAMEs, --all or --changed, only one of them")
+    if not build_all and not names and not only_changed:
+        raise UsageError("nothing to build", hint="name components or base images, or pass --all / --changed")
+    if base is not None and not only_changed:
+        raise UsageError("--base only applies with --changed")
     repo = state.repo
     graph = ImageGraph.from_repo(repo)
-    targets = list(graph.nodes) if build_all else [graph.node(n).name for n in names]
+    if only_changed:
+        found = changes.detect(repo, base=base)
+        for line in changes.summary_lines(found):
+            err.print(line, markup=False)
+        if not found.images:
+            err.print("r2o: nothing to build")
+            return 0
+        targets = found.images
+    else:
+        targets = list(graph.nodes) if build_all else [graph.node(n).name for n in names]
     engine = Engine.connect()
     plan = builder.plan_for(graph, engine, targets, push=push, registry=registry)
     if dry_run:

@@ -18,6 +18,7 @@ from r2o.cli import (
     new,
     render,
     render_batch,
+    render_cloudformation,
     render_codebuild,
     run,
     show,
@@ -28,6 +29,7 @@ from r2o.cli import changed as changed_cli
 from r2o.cli import ci as ci_cli
 from r2o.cli import deploy as deploy_cli
 from r2o.cli import jobs as jobs_cli
+from r2o.cli import pipeline as pipeline_cli
 from r2o.cli import submit as submit_cli
 from r2o.cli.context import State, err
 from r2o.errors import R2OError, UsageError
@@ -71,9 +73,11 @@ COMMANDS: tuple[click.Command, ...] = (
     jobs_cli.job_command,
     jobs_cli.logs_command,
     jobs_cli.cancel_command,
+    pipeline_cli.command,
 )
 RENDER_COMMANDS: tuple[click.Command, ...] = (
     render_batch.command,
+    render_cloudformation.command,
     render_codebuild.command,
 )
 

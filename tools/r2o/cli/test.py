@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from r2o import backends
+from r2o import backends, changes
 from r2o.cli.context import State, err, out, pass_state, print_json
 from r2o.errors import UsageError
 from r2o.golden import junit, runner
@@ -29,6 +29,9 @@ def _show(verdict: runner.CaseVerdict) -> None:
 @click.command("test")
 @click.argument("names", nargs=-1)
 @click.option("--case", default=None, help="Only this case (with one NAME).")
+@click.option("--changed", "only_changed", is_flag=True,
+              help="Components changed since merge-base(--base, HEAD): see r2o changed.")
+@click.option("--base", default=None, metavar="REV", help="Base revision for --changed (default HEAD~1).")
 @click.option("--repeat", type=click.IntRange(1, 10), default=1, show_default=True,
               help="Run each case N times and demand bit-identical outputs.")
 @click.option("--native", is_flag=True, help="Run on the host instead of in the image.")
@@ -36,11 +39,28 @@ def _show(verdict: runner.CaseVerdict) -> None:
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write JUnit XML here (for CodeBuild reports).")
 @pass_state
-def command(state: State, names: tuple[str, ...], case: str | None, repeat: int, native: bool, as_json: bool,
-            junit_file: Path | None) -> int:
+def command(state: State, names: tuple[str, ...], case: str | None, only_changed: bool, base: str | None,
+            repeat: int, native: bool, as_json: bool, junit_file: Path | None) -> int:
     """Run the golden cases of NAMEs (default: every component) and compare outputs."""
     repo = state.repo
-    targets = list(names) or sorted(repo.components)
+    if only_changed and names:
+        raise UsageError("give NAMEs or --changed, not both")
+    if base is not None and not only_changed:
+        raise UsageError("--base only applies with --changed")
+    if only_changed:
+        found = changes.detect(repo, base=base)
+        for line in changes.summary_lines(found):
+            err.print(line, markup=False)
+        targets = found.components
+        if not targets:
+            err.print("r2o: no component changed: nothing to test")
+            if junit_file is not None:
+                junit.write(junit_file, [])
+            if as_json:
+                print_json([])
+            return 0
+    else:
+        targets = list(names) or sorted(repo.components)
     if case is not None and len(targets) != 1:
         raise UsageError("--case needs exactly one component NAME")
     verdicts: list[runner.CaseVerdict] = []
