@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from r2o.case_refs import golden_sources
 from r2o.errors import GitError, UsageError
 from r2o.repo import BASE_IMAGES, COMPONENTS, LIBS, PIPELINES, Repository
 
@@ -53,6 +54,7 @@ class Layout:
     image_parents: Mapping[str, str | None]
     includes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     stage_images: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    golden_sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # other cases' expected/
 
     @classmethod
     def of(cls, repo: Repository) -> Layout:
@@ -64,6 +66,9 @@ class Layout:
             includes={n: c.build.include for n, c in loaded.components.items()},
             stage_images={
                 n: tuple(c.build.images.values()) for n, c in loaded.components.items() if c.build.images
+            },
+            golden_sources={
+                n: refs for n, c in loaded.components.items() if (refs := golden_sources(c.folder))
             },
         )
 
@@ -194,6 +199,11 @@ def classify(
         for inc, comp in include_index:
             if _under(path, inc):
                 comp_why.setdefault(comp, set()).add(f"includes {inc}")
+        for comp, sources in layout.golden_sources.items():
+            for source in sources:
+                if _under(path, source):
+                    producer = source.split("/")[1]
+                    comp_why.setdefault(comp, set()).add(f"golden input from {producer} changed")
 
     # Base images affected through their parent chain; components through their base image's chain.
     img_why: dict[str, set[str]] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from rich.table import Table
 
@@ -25,7 +27,7 @@ def command(state: State, registry: str | None, offline: bool, as_json: bool) ->
     """List base images and components with their content tags (computed without building)."""
     graph = ImageGraph.from_repo(state.repo)
     engine = None if offline else Engine.connect()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for node in graph.order(graph.nodes):
         rows.append(
             {
@@ -47,8 +49,8 @@ def command(state: State, registry: str | None, offline: bool, as_json: bool) ->
             str(r["name"]),
             str(r["kind"]),
             str(r["tag"]),
-            mark[r["local"]],  # type: ignore[index]
+            mark[r["local"]],
             mark[r["registry"]],
-        )  # type: ignore[index]
+        )
     out.print(table)
     return 0

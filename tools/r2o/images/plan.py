@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 
 from r2o.base_image import BaseImage
+from r2o.case_refs import golden_sources
 from r2o.errors import ManifestError, NotFoundError, Problem, UsageError, did_you_mean
 from r2o.images import tags
 from r2o.manifest import Component
@@ -55,8 +56,13 @@ def _base_args(img: BaseImage) -> dict[str, str]:
 class ImageGraph:
     """Every image of a repository with its content tag, in dependency order."""
 
-    def __init__(self, root: Path, images: Mapping[str, BaseImage], components: Mapping[str, Component],
-                 problems: Sequence[Problem] = ()) -> None:
+    def __init__(
+        self,
+        root: Path,
+        images: Mapping[str, BaseImage],
+        components: Mapping[str, Component],
+        problems: Sequence[Problem] = (),
+    ) -> None:
         self.root = root
         self._problems = list(problems)
         self._images = dict(images)
@@ -64,17 +70,20 @@ class ImageGraph:
         # An image whose chain has a broken or missing link cannot be built; its problems are
         # reported when it is asked for, so one broken folder does not block the others.
         for _ in range(len(self._images) + 1):
-            broken = [n for n, i in self._images.items() if i.parent is not None and i.parent not in self._images]
+            broken = [n for n, i in self._images.items() if i.parent not in (None, *self._images)]
             for n in broken:
                 del self._images[n]
         self._components = {
-            n: c for n, c in self._components.items()
+            n: c
+            for n, c in self._components.items()
             if c.base in self._images and all(i in self._images for i in c.build.images.values())
         }
         clash = set(images) & set(components)
         if clash:
-            raise UsageError(f"names used by both a base image and a component: {', '.join(sorted(clash))}",
-                             hint="rename one of each pair: image names must be unique")
+            raise UsageError(
+                f"names used by both a base image and a component: {', '.join(sorted(clash))}",
+                hint="rename one of each pair: image names must be unique",
+            )
 
     @classmethod
     def from_repo(cls, repo: Repository) -> ImageGraph:
@@ -96,20 +105,39 @@ class ImageGraph:
                 img = self._images[name]
                 parent_tag = visit(img.parent).tag if img.parent else None
                 args = _base_args(img)
-                node = ImageNode(name, BASE, img.version, img.folder, img.dockerfile, img.parent,
-                                 (), args)
+                node = ImageNode(name, BASE, img.version, img.folder, img.dockerfile, img.parent, (), args)
                 folder = rel(img.folder)
+                sources: tuple[str, ...] = ()
             else:
                 comp = self._components[name]
                 parent_tag = visit(comp.base).tag
                 args = dict(comp.build.args)
                 # Extra stage images are part of the content: their tags go in with the build args.
                 args.update({arg: visit(image).tag for arg, image in comp.build.images.items()})
-                node = ImageNode(name, COMPONENT, comp.version, comp.folder, comp.build.dockerfile, comp.base,
-                                 comp.build.include, args, dict(comp.build.images))
+                node = ImageNode(
+                    name,
+                    COMPONENT,
+                    comp.version,
+                    comp.folder,
+                    comp.build.dockerfile,
+                    comp.base,
+                    comp.build.include,
+                    args,
+                    dict(comp.build.images),
+                )
                 folder = rel(comp.folder)
-            digest = tags.content_hash(index=index, name=name, kind=node.kind, folder=folder, includes=node.include,
-                                       parent_tag=parent_tag, build_args=args)
+                # Golden inputs taken from other components' expected outputs are part of what this
+                # tag vouches for (its cases were tested against them), though not copied into the image.
+                sources = golden_sources(comp.folder)
+            digest = tags.content_hash(
+                index=index,
+                name=name,
+                kind=node.kind,
+                folder=folder,
+                includes=(*node.include, *sources),
+                parent_tag=parent_tag,
+                build_args=args,
+            )
             node = dataclasses.replace(node, tag=tags.tag(name, node.version, digest))
             out[name] = node
             return node
@@ -123,12 +151,17 @@ class ImageGraph:
     def node(self, name: str) -> ImageNode:
         nodes = self.nodes
         if name not in nodes:
-            own = [p for p in self._problems
-                   if Path(p.file).parts[:2] in (("components", name), ("base-images", name))]
-            if own or self._problems and name in self._named_in_problems():
+            own = [
+                p
+                for p in self._problems
+                if Path(p.file).parts[:2] in (("components", name), ("base-images", name))
+            ]
+            if own or (self._problems and name in self._named_in_problems()):
                 raise ManifestError(own or self._problems, hint=f"fix these before building {name}")
-            raise NotFoundError(f"no image or component named '{name}'",
-                                hint=did_you_mean(name, nodes) or f"known: {', '.join(sorted(nodes))}")
+            raise NotFoundError(
+                f"no image or component named '{name}'",
+                hint=did_you_mean(name, nodes) or f"known: {', '.join(sorted(nodes))}",
+            )
         return nodes[name]
 
     def _named_in_problems(self) -> set[str]:
