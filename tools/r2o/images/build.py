@@ -140,6 +140,8 @@ def build_args(node: ImageNode, graph: ImageGraph, registry: str | None) -> dict
 
 def _build_one(node: ImageNode, graph: ImageGraph, engine: Engine, registry: str | None, cache_dir: Path,
                on_line: Callable[[str], None]) -> None:
+    for dep in sorted({d for d in (node.parent, *node.build_images.values()) if d is not None}):
+        _ensure_local(graph.node(dep), engine, registry, on_line)
     extra: dict[str, Path] = {}
     if node.kind == BASE and node.parent is None:
         extra[ROOTFS_FILE] = _rootfs_for(node, graph, cache_dir, on_line)
@@ -157,6 +159,22 @@ def _build_one(node: ImageNode, graph: ImageGraph, engine: Engine, registry: str
         )
     if node.kind != BASE:
         _check_entrypoint(node, graph, engine)
+
+
+def _ensure_local(
+    dep: ImageNode, engine: Engine, registry: str | None, on_line: Callable[[str], None]
+) -> None:
+    """Make an image this build stands on local. The plan skips a base image the registry already has,
+    so on a fresh engine (a CodeBuild run) it is pulled here; nothing ever comes from Docker Hub."""
+    if engine.has_local(dep.tag):
+        return
+    if registry is None:
+        raise BuildError(f"{dep.tag} is needed for this build but is not in the engine",
+                         hint=f"run: r2o build {dep.name}")
+    remote = dep.ref(registry)
+    on_line(f"pulling {remote} (in the registry, not in this engine)")
+    engine.pull(remote)
+    engine.tag(remote, dep.tag)
 
 
 def _rootfs_for(node: ImageNode, graph: ImageGraph, cache_dir: Path, on_line: Callable[[str], None]) -> Path:

@@ -8,6 +8,7 @@ need a container (``r2o run`` without ``--native``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -127,10 +128,8 @@ class NativeExecutor:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # already gone
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:  # already gone
-        pass
     proc.wait()
 
 

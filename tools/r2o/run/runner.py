@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from r2o.errors import OutOfMemoryError, RunError, RunTimeoutError
+from r2o.errors import OutOfMemoryError, RunError, RunTimeoutError, UsageError
 from r2o.manifest import OUTPUT_ROOT
 from r2o.run.plan import RunPlan
 
@@ -64,6 +64,7 @@ def run(
 ) -> RunResult:
     """Execute ``plan``; outputs appear in ``plan.output_dir`` only if the run succeeds."""
     dest = plan.output_dir
+    _check_destination(plan)
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
     try:
@@ -80,6 +81,28 @@ def run(
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return RunResult(plan, dest, execution, executor.name)
+
+
+def _check_destination(plan: RunPlan) -> None:
+    """A success replaces the whole output directory: refuse one holding anything but this component's
+    outputs (``--output .`` must not delete the working directory)."""
+    dest = plan.output_dir
+    if not dest.exists():
+        return
+    if not dest.is_dir():
+        raise UsageError(f"output {dest} exists and is not a directory", hint="pass --output a directory")
+    ours = {"stdout.txt"} | {
+        Path(out.path).relative_to(OUTPUT_ROOT.as_posix()).parts[0] for out in plan.component.outputs
+        if not out.is_stdout
+    }
+    foreign = sorted(entry.name for entry in dest.iterdir() if entry.name not in ours)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise UsageError(
+            f"output directory {dest} holds files that are not outputs of {plan.component.name} ({shown}); "
+            "a successful run replaces the whole directory, so r2o will not run into it",
+            hint="pass --output a new or empty directory, or remove that one",
+        )
 
 
 def _raise_for_failure(plan: RunPlan, ex: Execution, backend: str) -> None:
