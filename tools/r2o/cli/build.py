@@ -58,7 +58,7 @@ def command(state: State, names: tuple[str, ...], build_all: bool, only_changed:
         if event.kind == "start":
             err.print(f"{event.step.action:5} {event.step.node.tag} ...", markup=False)
         elif event.kind == "line":
-            if verbose or event.text.startswith("Step ") or event.text.startswith("building the"):
+            if verbose or event.text.startswith(("Step ", "building the", "pulling ")):
                 err.print(f"    {event.text}", markup=False)
         else:
             err.print(f"done  {event.step.node.tag} in {event.seconds:.1f} s", markup=False)

@@ -29,8 +29,10 @@ class State:
 
 pass_state = click.make_pass_decorator(State, ensure=True)
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Piped output (r2o images | grep ...) must not be cut to 80 columns.
+_WIDTH = None if sys.stdout.isatty() else 240
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 240)
 
 
 def print_json(data: Any) -> None:

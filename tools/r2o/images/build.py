@@ -182,7 +182,7 @@ def _rootfs_for(node: ImageNode, graph: ImageGraph, cache_dir: Path, on_line: Ca
     assert img.rootfs is not None
     out = cache_dir / f"rootfs-{node.tag_only}.tar"
     if not out.exists():
-        on_line(f"building the {img.rootfs.suite} rootfs with mmdebstrap (a few minutes) ...")
+        on_line(f"building the {img.rootfs.suite} rootfs with mmdebstrap (about a minute) ...")
         epoch = int(os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH))
         recipe = rootfs.RootfsRecipe(suite=img.rootfs.suite, variant=img.rootfs.variant,
                                      include=img.rootfs.include, exclude_paths=img.rootfs.exclude_paths)
