@@ -1,0 +1,82 @@
+"""`r2o deploy`: register job definitions; a new revision only where the rendered payload changed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from r2o.cli.context import State, err, pass_state, print_json
+from r2o.cli.jobs import aws_options, target
+from r2o.cli.render_batch import batch_options, make_options, rendered
+
+if TYPE_CHECKING:
+    from r2o.aws.deploy import Deployed
+
+
+@click.command("deploy")
+@click.argument("names", nargs=-1)
+@batch_options
+@click.option(
+    "--keep", type=int, default=None, metavar="N", help="Deregister ACTIVE revisions older than the newest N."
+)
+@click.option("--dry-run", is_flag=True, help="Render and check; register nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@aws_options
+@pass_state
+def command(
+    state: State,
+    names: tuple[str, ...],
+    registry: str | None,
+    efs_file_system_id: str | None,
+    efs_access_point_id: str | None,
+    data_host_path: str | None,
+    job_role_arn: str | None,
+    execution_role_arn: str | None,
+    log_group: str,
+    platform: str | None,
+    name_prefix: str,
+    tags: tuple[str, ...],
+    keep: int | None,
+    dry_run: bool,
+    as_json: bool,
+    endpoint_url: str | None,
+    region: str | None,
+) -> int:
+    """Register the AWS Batch job definitions of NAMEs (every component when none)."""
+    repo = state.repo
+    options = make_options(
+        repo,
+        registry=registry,
+        efs_file_system_id=efs_file_system_id,
+        efs_access_point_id=efs_access_point_id,
+        data_host_path=data_host_path,
+        job_role_arn=job_role_arn,
+        execution_role_arn=execution_role_arn,
+        log_group=log_group,
+        platform=platform,
+        name_prefix=name_prefix,
+        tags=tags,
+    )
+    definitions = rendered(repo, names, options)
+    if dry_run:
+        for d in definitions:
+            err.print(f"would deploy {d.name}  {d.payload['containerProperties']['image']}", markup=False)
+        return 0
+    from r2o.aws.deploy import REGISTERED, deploy
+
+    client = target(endpoint_url, region).batch()
+
+    def report(result: Deployed) -> None:
+        if not as_json:
+            verb = "registered" if result.action == REGISTERED else "unchanged "
+            err.print(f"{verb} {result.name}:{result.revision}", markup=False)
+            for arn in result.deregistered:
+                err.print(f"  deregistered {arn}", markup=False)
+
+    results = deploy(client, definitions, keep=keep, on_result=report)
+    if as_json:
+        print_json([r.as_dict() for r in results])
+    new = sum(r.action == REGISTERED for r in results)
+    err.print(f"r2o: {new} registered, {len(results) - new} unchanged", markup=False)
+    return 0

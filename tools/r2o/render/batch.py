@@ -1,0 +1,276 @@
+"""AWS Batch job definitions (RegisterJobDefinition payloads) rendered from component manifests.
+
+One payload per component, pure data: no AWS call, no Docker. The payload mirrors a local
+``r2o run`` (same /data path, read-only root, tmpfs /tmp, uid 1000, init process), so a component
+that runs locally runs on Batch. Checking the payload against botocore's model lives in
+``r2o.aws.validate`` (render/ does not depend on AWS libraries).
+
+The payload carries a ``r2o:definition-sha256`` tag: a hash of everything else in it. ``r2o deploy``
+compares that tag with the newest ACTIVE revision to decide whether a new revision is needed, so
+defaults AWS adds to a described definition never cause a spurious revision.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from r2o.errors import UsageError
+from r2o.images.plan import ImageGraph
+from r2o.manifest import Component, Parameter
+from r2o.repo import Repository
+from r2o.run.plan import TMPFS_MIB
+
+DATA_ROOT = PurePosixPath("/data")
+DATA_VOLUME = "data"
+TMP_VOLUME = "tmp"
+DEFAULT_NAME_PREFIX = "r2o-"
+DEFAULT_LOG_GROUP = "/aws/batch/job"
+LOG_STREAM_PREFIX = "r2o"
+# The directory of the data file system a component sees as /data (inputs under input/, outputs
+# under output/): the same layout as a local run, one subtree per component.
+EFS_COMPONENT_ROOT = "/r2o/{component}"
+# Spot reclaim shows up as a status reason starting "Host EC2 (instance i-...) terminated.":
+# retry those; any other failure is the component's own and retrying would only repeat it.
+SPOT_RECLAIM = "Host EC2*"
+TAG_COMPONENT = "r2o:component"
+TAG_VERSION = "r2o:version"
+TAG_CONTENT_TAG = "r2o:content-tag"
+TAG_GIT_COMMIT = "r2o:git-commit"
+TAG_DEFINITION_HASH = "r2o:definition-sha256"
+# The container user of every component (the local Docker backend runs as the same uid:gid).
+CONTAINER_USER = "1000:1000"
+EC2 = "EC2"
+FARGATE = "FARGATE"
+
+
+@dataclass(frozen=True)
+class DataVolume:
+    """Where /data comes from: an EFS file system (Batch), or a host directory (EC2 hosts, tests)."""
+
+    efs_file_system_id: str | None = None
+    efs_access_point_id: str | None = None
+    host_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.efs_file_system_id is None) == (self.host_path is None):
+            raise UsageError(
+                "give the data root as exactly one of --efs-file-system-id or --data-host-path",
+                hint="on AWS Batch the data root is an EFS file system: --efs-file-system-id fs-...",
+            )
+        if self.efs_access_point_id is not None and self.efs_file_system_id is None:
+            raise UsageError("--efs-access-point-id needs --efs-file-system-id")
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """What the manifests do not say: where images live, which roles, which data root."""
+
+    registry: str
+    data: DataVolume
+    job_role_arn: str | None = None
+    execution_role_arn: str | None = None
+    log_group: str = DEFAULT_LOG_GROUP
+    name_prefix: str = DEFAULT_NAME_PREFIX
+    platform: str | None = None  # force EC2 or FARGATE; default: EC2 when the manifest allows it
+    git_commit: str = "unknown"
+    extra_tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobDefinition:
+    """One rendered RegisterJobDefinition request."""
+
+    component: str
+    manifest_path: Path
+    payload: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.payload["jobDefinitionName"])
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.json"
+
+    @property
+    def definition_hash(self) -> str:
+        return str(self.payload["tags"][TAG_DEFINITION_HASH])
+
+    def to_json(self) -> str:
+        return json.dumps(self.payload, indent=2, sort_keys=False) + "\n"
+
+
+def definition_name(component: str, prefix: str = DEFAULT_NAME_PREFIX) -> str:
+    return f"{prefix}{component}"
+
+
+def platform_for(component: Component, forced: str | None = None) -> str:
+    if forced is not None:
+        return forced
+    return EC2 if EC2 in component.resources.platforms else component.resources.platforms[0]
+
+
+def parameter_defaults(component: Component) -> dict[str, str]:
+    """Batch ``parameters``: string defaults; a parameter without a default gets none (submit must set it)."""
+    return {
+        name: Parameter.format(p.default)
+        for name, p in sorted(component.parameters.items())
+        if p.default is not None
+    }
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def resource_requirements(component: Component) -> list[dict[str, str]]:
+    res = component.resources
+    out = [{"type": "VCPU", "value": _number(res.vcpus)}, {"type": "MEMORY", "value": str(res.memory_mib)}]
+    if res.gpus:
+        out.append({"type": "GPU", "value": str(res.gpus)})
+    return out
+
+
+def retry_strategy(component: Component) -> dict[str, Any]:
+    return {
+        "attempts": component.resources.retries,
+        "evaluateOnExit": [
+            {"onStatusReason": SPOT_RECLAIM, "action": "RETRY"},
+            {"onReason": "*", "action": "EXIT"},
+        ],
+    }
+
+
+def data_volume(component: Component, data: DataVolume) -> dict[str, Any]:
+    if data.host_path is not None:
+        return {"name": DATA_VOLUME, "host": {"sourcePath": data.host_path}}
+    efs: dict[str, Any] = {"fileSystemId": data.efs_file_system_id, "transitEncryption": "ENABLED"}
+    if data.efs_access_point_id is not None:
+        # The access point fixes the directory (rootDirectory must then be "/", so it is left out).
+        efs["authorizationConfig"] = {"accessPointId": data.efs_access_point_id, "iam": "ENABLED"}
+    else:
+        efs["rootDirectory"] = EFS_COMPONENT_ROOT.format(component=component.name)
+        efs["authorizationConfig"] = {"iam": "ENABLED"}
+    return {"name": DATA_VOLUME, "efsVolumeConfiguration": efs}
+
+
+def tags_for(component: Component, content_tag: str, options: BatchOptions) -> dict[str, str]:
+    tags = dict(options.extra_tags)
+    tags.update(
+        {
+            TAG_COMPONENT: component.name,
+            TAG_VERSION: component.version,
+            TAG_CONTENT_TAG: content_tag,
+            TAG_GIT_COMMIT: options.git_commit,
+        }
+    )
+    return tags
+
+
+def writes_files(component: Component) -> bool:
+    return any(not o.is_stdout for o in component.outputs)
+
+
+def render_component(component: Component, image: str, options: BatchOptions) -> JobDefinition:
+    """The RegisterJobDefinition request for ``component`` running ``image`` (``registry/name:tag``)."""
+    platform = platform_for(component, options.platform)
+    content_tag = image.rsplit(":", 1)[-1]
+    volumes = [data_volume(component, options.data)]
+    # A component that writes no file needs no write access to the data root (stdout goes to the logs).
+    mount_points = [
+        {
+            "sourceVolume": DATA_VOLUME,
+            "containerPath": DATA_ROOT.as_posix(),
+            "readOnly": not writes_files(component),
+        }
+    ]
+    linux: dict[str, Any] = {"initProcessEnabled": True}
+    if platform == FARGATE:
+        # Fargate has no tmpfs: /tmp is a task-local scratch volume instead (Docker assigns the path).
+        volumes.append({"name": TMP_VOLUME})
+        mount_points.append({"sourceVolume": TMP_VOLUME, "containerPath": "/tmp", "readOnly": False})
+    else:
+        linux["tmpfs"] = [
+            {"containerPath": "/tmp", "size": TMPFS_MIB, "mountOptions": ["rw", "nosuid", "nodev"]}
+        ]
+    container: dict[str, Any] = {
+        "image": image,
+        "command": list(component.command),
+        "resourceRequirements": resource_requirements(component),
+        "environment": [{"name": k, "value": v} for k, v in sorted(component.environment.items())],
+        "volumes": volumes,
+        "mountPoints": mount_points,
+        "readonlyRootFilesystem": True,
+        "user": CONTAINER_USER,
+        "linuxParameters": linux,
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {"awslogs-group": options.log_group, "awslogs-stream-prefix": LOG_STREAM_PREFIX},
+        },
+    }
+    if options.job_role_arn:
+        container["jobRoleArn"] = options.job_role_arn
+    if options.execution_role_arn:
+        container["executionRoleArn"] = options.execution_role_arn
+    if platform == FARGATE:
+        container["fargatePlatformConfiguration"] = {"platformVersion": "LATEST"}
+        container["networkConfiguration"] = {"assignPublicIp": "DISABLED"}
+    payload: dict[str, Any] = {
+        "jobDefinitionName": definition_name(component.name, options.name_prefix),
+        "type": "container",
+        "platformCapabilities": [platform],
+        "parameters": parameter_defaults(component),
+        "containerProperties": container,
+        "retryStrategy": retry_strategy(component),
+        "timeout": {"attemptDurationSeconds": component.resources.timeout_s},
+        "tags": tags_for(component, content_tag, options),
+        "propagateTags": True,
+    }
+    payload["tags"][TAG_DEFINITION_HASH] = payload_hash(payload)
+    return JobDefinition(component.name, component.manifest_path, payload)
+
+
+def payload_hash(payload: Mapping[str, Any]) -> str:
+    """sha256 of the payload in canonical JSON, leaving out the hash tag itself and the git commit.
+
+    The commit is provenance, not behaviour: a commit that changes nothing a job runs must not make a
+    new revision (the registered revision keeps the commit that last changed it).
+    """
+    body = dict(payload)
+    body["tags"] = {
+        k: v for k, v in payload.get("tags", {}).items() if k not in (TAG_DEFINITION_HASH, TAG_GIT_COMMIT)
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def head_commit(root: Path) -> str:
+    """``git rev-parse HEAD`` of ``root``, or "unknown" outside git (tags must still render)."""
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        return "unknown"
+    return proc.stdout.strip() or "unknown"
+
+
+def render_all(repo: Repository, names: Sequence[str], options: BatchOptions) -> list[JobDefinition]:
+    """Job definitions for ``names`` (every component when empty), in name order. Nothing is checked here."""
+    graph = ImageGraph.from_repo(repo)
+    components = [repo.component(n) for n in names] if names else list(repo.components.values())
+    out = []
+    for component in sorted(components, key=lambda c: c.name):
+        definition = render_component(component, graph.ref(component.name, options.registry), options)
+        out.append(dataclasses.replace(definition, manifest_path=repo.rel(component.manifest_path)))
+    return out
