@@ -14,6 +14,9 @@ import numpy as np
 import pytest
 from aqdomain import domain
 
+# Three full cmaq days (~30 s): part of `make test`, not of the seconds-long `make unit` tier.
+pytestmark = pytest.mark.slow
+
 DAY1 = dt.date(2024, 7, 15)
 DAY2 = dt.date(2024, 7, 16)
 
