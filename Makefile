@@ -14,7 +14,7 @@ help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 # The virtual environment is (re)made whenever pyproject.toml or the setup scripts change.
-$(STAMP): pyproject.toml ci/bootstrap.sh
+$(STAMP): pyproject.toml ci/bootstrap.sh ci/install-readers.sh
 	@bash ci/bootstrap.sh $(VENV)
 	@touch $(STAMP)
 
@@ -34,10 +34,19 @@ unit: venv  ## The fast tier: no Docker, seconds
 test: venv lint engine  ## Everything: lint, unit tier, Docker tier
 	$(PYTEST) -q
 
-demo: venv engine  ## The main job: validate, build the images, run identity-matrix in Docker
+demo: venv engine  ## The main job: build every image, run AQcast for 2 days locally, show where the results are
 	$(R2O) validate
-	$(R2O) build identity-matrix
-	$(R2O) run identity-matrix -p size=4
+	$(R2O) build --all
+	@mkdir -p .r2o/inputs/coarse
+	@for d in 2024-07-15 2024-07-16; do f=.r2o/inputs/coarse/coarse_$$d.nc; \
+	  [ -f $$f ] || $(PY) components/wrf/synoptic.py --date $$d --out $$f; done
+	$(R2O) pipeline run aqcast --start 2024-07-15 --days 2
+	@run=.r2o/pipelines/aqcast/2024-07-15+2d; \
+	  echo; cat $$run/compliance/report.txt; echo; \
+	  echo "outputs:   $$run/<step>/<day>/ (each with provenance.json)"; \
+	  echo "MDA8 map:  $$run/compliance/mda8_max.png"; \
+	  echo "report:    $$run/compliance/report.txt"; \
+	  echo "run report: $$run/report.json"
 
 clean:  ## Remove run outputs and caches (not the venv)
 	rm -rf .r2o .pytest_cache .mypy_cache .ruff_cache

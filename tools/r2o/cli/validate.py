@@ -15,24 +15,36 @@ from r2o.errors import ManifestError, Problem
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def command(state: State, paths: tuple[Path, ...], as_json: bool) -> int:
-    """Validate components and base images (all of them, or those under PATHs)."""
+    """Validate components, base images and pipelines (all of them, or those under PATHs)."""
+    from r2o.pipeline import spec
+
     repo = state.repo
     loaded = repo.loaded
-    problems: list[Problem] = loaded.problems
+    pipelines, pipeline_problems = spec.problems_in_repo(repo)
+    problems: list[Problem] = [*loaded.problems, *pipeline_problems]
     if paths:
         wanted = [repo.rel(p.resolve()) for p in paths]
         problems = [p for p in problems if any(_under(Path(p.file), w) for w in wanted)]
     checked = len(loaded.components) + len(loaded.images)
     if as_json:
-        print_json({
-            "ok": not problems,
-            "components": sorted(loaded.components),
-            "base_images": sorted(loaded.images),
-            "problems": [
-                {"file": str(p.file), "field": p.field, "line": p.line, "message": p.message, "hint": p.hint}
-                for p in problems
-            ],
-        })
+        print_json(
+            {
+                "ok": not problems,
+                "components": sorted(loaded.components),
+                "base_images": sorted(loaded.images),
+                "pipelines": pipelines,
+                "problems": [
+                    {
+                        "file": str(p.file),
+                        "field": p.field,
+                        "line": p.line,
+                        "message": p.message,
+                        "hint": p.hint,
+                    }
+                    for p in problems
+                ],
+            }
+        )
         if problems:
             return ManifestError.exit_code
         return 0
@@ -40,6 +52,8 @@ def command(state: State, paths: tuple[Path, ...], as_json: bool) -> int:
         raise ManifestError(problems, hint="fix the files above, then run: r2o validate")
     nc, ni = len(loaded.components), len(loaded.images)
     out.print(f"ok: {nc} component{'s' * (nc != 1)} and {ni} base image{'s' * (ni != 1)} are valid")
+    if pipelines:
+        out.print(f"ok: {len(pipelines)} pipeline{'s' * (len(pipelines) != 1)} valid: {', '.join(pipelines)}")
     if checked == 0:
         err.print("note: the repository has no components yet")
     return 0

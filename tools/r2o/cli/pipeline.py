@@ -1,0 +1,260 @@
+"""`r2o pipeline plan|run|render|submit NAME --start DATE --days N`: a pipeline over a date range."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+
+from r2o.cli.context import State, err, out, pass_state, print_json
+from r2o.cli.render_batch import batch_options
+from r2o.errors import PipelineError, UsageError
+from r2o.pipeline import plan as planning
+from r2o.pipeline import spec
+from r2o.repo import Repository
+
+
+@click.group("pipeline")
+def command() -> None:
+    """Plan, run (locally) and submit (AWS Batch) pipelines such as aqcast."""
+
+
+def _graph(repo: Repository, name: str, start: str, days: int) -> planning.TaskGraph:
+    pipeline = spec.load(repo, name)
+    return planning.make_graph(pipeline, planning.parse_start(start), days)
+
+
+_start = click.option("--start", required=True, metavar="YYYY-MM-DD", help="First day (UTC).")
+_days = click.option("--days", type=int, default=1, show_default=True, help="Number of days.")
+_json = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+@command.command("plan")
+@click.argument("name")
+@_start
+@_days
+@_json
+@pass_state
+def plan_command(state: State, name: str, start: str, days: int, as_json: bool) -> int:
+    """Print the task graph of pipeline NAME (nothing runs)."""
+    graph = _graph(state.repo, name, start, days)
+    if as_json:
+        print_json(graph.as_dict())
+        return 0
+    out.print(
+        f"{graph.pipeline.name}: {len(graph.tasks)} tasks, {graph.start} .. {graph.end} ({days} days)",
+        markup=False,
+    )
+    for task in graph.tasks:
+        deps = ", ".join(task.deps) or "-"
+        out.print(f"  {task.id:<28} {task.component:<20} after: {deps}", markup=False)
+    return 0
+
+
+@command.command("run")
+@click.argument("name")
+@_start
+@_days
+@click.option("--jobs", "-j", type=int, default=None, help="vCPU budget (default: the number of cores).")
+@click.option("--native", is_flag=True, help="Run tasks on the host instead of in their images.")
+@_json
+@pass_state
+def run_command(
+    state: State, name: str, start: str, days: int, jobs: int | None, native: bool, as_json: bool
+) -> int:
+    """Run pipeline NAME locally: parallel, cached, resumable (rerun the same command after a failure)."""
+    from r2o.pipeline import local
+
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {jobs}")
+    graph = _graph(state.repo, name, start, days)
+    with _Progress() as progress:
+        report = local.run_pipeline(state.repo, graph, native=native, jobs=jobs, on_event=progress)
+    report_path = report.run_dir / local.REPORT_FILE
+    if as_json:
+        print_json(report.as_dict())
+    counts = report.as_dict()["counts"]
+    err.print(
+        f"r2o: {graph.pipeline.name} {graph.run_name}: {counts['ran']} ran, {counts['cached']} cached, "
+        f"{counts['failed']} failed, {counts['blocked']} blocked in {report.wall_seconds:.1f} s "
+        f"({report.backend}, {report.jobs} vCPUs)",
+        markup=False,
+    )
+    if not report.ok:
+        details = "\n".join(f"{t.id}: {t.error}" for t in report.failed)
+        raise PipelineError(
+            f"{len(report.failed)} task(s) failed; their dependents did not run.\n{details}",
+            hint=f"run report: {report_path}",
+        )
+    err.print(
+        f"r2o: outputs in {report.run_dir}/<step>/<day>/ (each with provenance.json); report: {report_path}",
+        markup=False,
+    )
+    return 0
+
+
+class _Progress:
+    """Progress on stderr: a live status line (tasks done, running, failed, elapsed) on a terminal, one
+    plain line per event otherwise; finished tasks are always listed."""
+
+    def __init__(self) -> None:
+        from rich.live import Live
+
+        self.live: Live | None = None
+        self.last: Any = None
+        self.running: list[str] = []
+        self.t0 = time.monotonic()
+        if err.is_terminal:
+            self.live = Live(self, console=err, transient=True, refresh_per_second=4)
+
+    def __enter__(self) -> _Progress:
+        if self.live is not None:
+            self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+    def __rich__(self) -> str:
+        e = self.last
+        if e is None:
+            return "starting..."
+        shown = ", ".join(self.running[:4]) + (" ..." if len(self.running) > 4 else "")
+        return (
+            f"{e.done}/{e.total} done, {e.running} running, {e.failed} failed, "
+            f"{time.monotonic() - self.t0:.0f} s  {shown}"
+        )
+
+    def __call__(self, event: Any) -> None:
+        self.last = event
+        head = (
+            f"[{event.done}/{event.total} done, {event.running} running, {event.failed} failed, "
+            f"{event.elapsed:6.1f} s]"
+        )
+        if event.kind == "started":
+            self.running.append(event.task)
+            if self.live is None:
+                self._line(f"{head} start  {event.task}")
+            return
+        if event.kind == "note":
+            self._line(f"{head} {event.message}")
+            return
+        if event.task in self.running:
+            self.running.remove(event.task)
+        rec = event.record
+        what = rec.status if rec.cache_hit is None else f"cached ({rec.cache_hit})"
+        took = f" {rec.seconds:.1f} s" if rec.seconds is not None else ""
+        self._line(f"{head} {what:<14} {event.task}{took}")
+
+    def _line(self, text: str) -> None:
+        if self.live is not None:
+            self.live.console.print(text, markup=False, highlight=False)
+        else:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+
+
+def _batch_plan(state: State, name: str, start: str, days: int, opts: dict[str, Any]) -> Any:
+    from r2o.cli.render_batch import make_options
+    from r2o.images.plan import ImageGraph
+    from r2o.pipeline import batch
+
+    repo = state.repo
+    graph = _graph(repo, name, start, days)
+    options = make_options(repo, **opts)
+    images_graph = ImageGraph.from_repo(repo)
+    images = {
+        s.component.name: images_graph.ref(s.component.name, options.registry)
+        for s in graph.pipeline.steps.values()
+    }
+    plan = batch.make_plan(graph, images, options)
+    from r2o.aws.validate import check
+
+    check(plan.definitions)
+    return plan
+
+
+@command.command("render")
+@click.argument("name")
+@click.option("--backend", type=click.Choice(["batch"]), default="batch", show_default=True)
+@_start
+@_days
+@click.option(
+    "--queue",
+    envvar="R2O_JOB_QUEUE",
+    default="QUEUE",
+    show_default=True,
+    help="Job queue (env R2O_JOB_QUEUE).",
+)
+@batch_options
+@_json
+@pass_state
+def render_command(
+    state: State, /, name: str, backend: str, start: str, days: int, queue: str, as_json: bool, **opts: Any
+) -> int:
+    """Print the AWS Batch rendering of pipeline NAME: job definitions and the SubmitJob calls."""
+    from r2o.pipeline import batch
+
+    plan = _batch_plan(state, name, start, days, opts)
+    problems = batch.validate_submit_calls(plan.submit_calls(queue))
+    if problems:
+        raise UsageError("rendered SubmitJob calls fail botocore validation:\n" + "\n".join(problems))
+    if as_json:
+        print_json(plan.as_dict(queue))
+        return 0
+    out.print(
+        f"{len(plan.definitions)} job definitions, {len(plan.jobs)} SubmitJob calls; lake: "
+        f"/data/lake/{plan.lake_run}",
+        markup=False,
+    )
+    for job in plan.jobs:
+        deps = ", ".join(f"{n}{' (' + k + ')' if k else ''}" for n, k in job.depends_on)
+        seq = " SEQUENTIAL" if job.sequential and job.size > 1 else ""
+        out.print(f"  {job.name:<28} size {job.size:<6} after: {deps or '-'}{seq}", markup=False)
+    return 0
+
+
+@command.command("submit")
+@click.argument("name")
+@_start
+@_days
+@click.option("--queue", envvar="R2O_JOB_QUEUE", required=True, help="Job queue (env R2O_JOB_QUEUE).")
+@click.option(
+    "--endpoint-url", envvar="R2O_AWS_ENDPOINT_URL", default=None, help="AWS endpoint (tests: moto)."
+)
+@click.option("--region", default=None, help="AWS region (default: the standard chain).")
+@batch_options
+@_json
+@pass_state
+def submit_command(
+    state: State,
+    /,
+    name: str,
+    start: str,
+    days: int,
+    queue: str,
+    endpoint_url: str | None,
+    region: str | None,
+    as_json: bool,
+    **opts: Any,
+) -> int:
+    """Submit pipeline NAME to AWS Batch as array jobs (registers its job definitions when they changed)."""
+    from r2o.aws.session import AwsTarget
+    from r2o.pipeline import batch
+
+    plan = _batch_plan(state, name, start, days, opts)
+    problems = batch.validate_submit_calls(plan.submit_calls(queue))
+    if problems:
+        raise UsageError("rendered SubmitJob calls fail botocore validation:\n" + "\n".join(problems))
+    client = AwsTarget.from_env(endpoint_url=endpoint_url, region=region).batch()
+    submitted = batch.submit(client, plan, queue)
+    if as_json:
+        print_json(submitted)
+    else:
+        for job in submitted:
+            out.print(f"{job['jobName']:<28} {job['jobId']} (size {job['size']})", markup=False)
+    err.print(f"r2o: outputs will land in /data/lake/{plan.lake_run}/<step>/<day>/", markup=False)
+    return 0
