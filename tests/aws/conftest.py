@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,17 +13,13 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.services import free_port
+
 MOTO_SERVER = Path(sys.executable).with_name("moto_server")
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 QUEUE = "r2o-test"
 _MOTO_LOG: list[Path] = []
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def aws_environment(tmp: Path) -> dict[str, str]:

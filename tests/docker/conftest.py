@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -26,10 +24,10 @@ import pytest
 
 from r2o.images.engine import Engine
 from tests.conftest import REPO_ROOT, make_git_repo
+from tests.services import local_registry
 
 R2O = [sys.executable, "-c", "from r2o.cli.main import main; main()"]
 HOSTILE = REPO_ROOT / "tests" / "fixtures" / "hostile"
-REGISTRY_BINARY = Path("/usr/bin/docker-registry")
 EXPECTED_SIZE_4 = REPO_ROOT / "components/identity-matrix/tests/golden/size-4/expected/stdout.txt"
 
 
@@ -116,57 +114,9 @@ class Registry:
             return list(json.load(response)["repositories"])
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_up(address: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"docker-registry exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://{address}/v2/", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    pytest.fail(f"docker-registry did not answer on {address} within {timeout} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """A registry on 127.0.0.1 (the engine treats loopback registries as plain HTTP), empty when a
     test module starts and shared by its tests, so base images are pushed once per module."""
-    tmp_path = tmp_path_factory.mktemp("registry")
-    if not REGISTRY_BINARY.is_file():
-        pytest.fail(f"{REGISTRY_BINARY} is missing; run: bash ci/engine.sh (installs docker-registry)")
-    address = f"127.0.0.1:{free_port()}"
-    storage = tmp_path / "registry-storage"
-    config = tmp_path / "registry.yml"
-    config.write_text(
-        "version: 0.1\n"
-        "log: {level: warn}\n"
-        f"storage: {{filesystem: {{rootdirectory: {storage}}}, delete: {{enabled: true}}}}\n"
-        f"http: {{addr: '{address}'}}\n"
-    )
-    log = tmp_path / "registry.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [str(REGISTRY_BINARY), "serve", str(config)],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
-        wait_until_up(address, proc, log)
+    with local_registry(tmp_path_factory.mktemp("registry")) as (address, storage):
         yield Registry(address, storage)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
