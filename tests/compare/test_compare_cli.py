@@ -1,18 +1,18 @@
-"""The `compare` click command and `python -m r2o.compare`, through their real entry points."""
+"""The `compare` click command, directly and through the `r2o` entry point."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from r2o.cli.compare import compare, parse_var_spec
+from r2o.cli.main import main as r2o_main
 from r2o.compare import Tolerance
-from r2o.compare.__main__ import main as module_main
 from r2o.errors import CannotCompareError, UsageError
 
 
@@ -107,7 +107,7 @@ def test_unreadable_file_raises_cannot_compare(pair: tuple[Path, Path], tmp_path
     assert result.exception.exit_code == 10
 
 
-def test_module_entry_point_maps_errors_to_exit_codes(
+def test_entry_point_maps_errors_to_exit_codes(
     pair: tuple[Path, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -117,8 +117,7 @@ def test_module_entry_point_maps_errors_to_exit_codes(
     bad.write_bytes(b"garbage")
     cases = [([*pair], 1), ([pair[0], pair[0]], 0), ([pair[0], bad], 10), ([*pair, "--var", "x"], 2)]
     for args, code in cases:
-        monkeypatch.setattr(sys, "argv", ["r2o-compare", *map(str, args)])
         with pytest.raises(SystemExit) as info:
-            module_main()
+            r2o_main(["compare", *map(str, args)])
         assert info.value.code == code, args
     assert "cannot be read as netCDF" in capsys.readouterr().err
