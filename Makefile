@@ -24,8 +24,8 @@ engine:  ## Make a Docker engine answer (installs Debian's docker.io when needed
 	@bash ci/engine.sh
 
 lint: venv  ## ruff and mypy --strict
-	$(VENV)/bin/ruff check tools tests benchmarks
-	$(VENV)/bin/ruff format --check tools tests benchmarks
+	$(VENV)/bin/ruff check tools tests benchmarks components libs
+	$(VENV)/bin/ruff format --check tools tests benchmarks components libs
 	$(VENV)/bin/mypy --strict tools/r2o
 
 unit: venv  ## The fast tier: no Docker, seconds

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from r2o.errors import ManifestError
 from r2o.repo import Repository
 

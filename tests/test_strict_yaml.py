@@ -9,6 +9,7 @@ import hypothesis.strategies as st
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
+
 from r2o import manifest, strict_yaml
 from r2o.errors import ManifestError, R2OError
 

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from r2o import changes
 from r2o.changes import ADDED, DELETED, MODIFIED, FileChange, Layout
 from r2o.errors import GitError, ManifestError, UsageError
 from r2o.repo import Repository
-
 from tests.changes.conftest import commit, write, write_component
 from tests.conftest import git
 

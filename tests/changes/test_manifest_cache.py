@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from r2o.repo import CACHE_DIR, ManifestCache, Repository
 
+from r2o.repo import CACHE_DIR, ManifestCache, Repository
 from tests.changes.conftest import write_monorepo
 
 

@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
+
 from r2o.ci import buildspec
 from r2o.errors import ManifestError
-
 from tests.test_cli import assert_clean_error, r2o
 
 BAD = sorted((Path(__file__).parent / "bad_buildspecs").glob("*.yml"))

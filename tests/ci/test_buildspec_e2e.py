@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from r2o.images.engine import Engine
 
+from r2o.images.engine import Engine
 from tests.changes.conftest import commit, write
 from tests.ci.conftest import LocalRegistry
 from tests.conftest import REPO_ROOT, make_git_repo

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from r2o.ci import buildspec, local
 from r2o.ci.buildspec import BatchNode
-
 from tests.test_cli import r2o
 
 

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from r2o.ci import node
 from r2o.errors import UsageError
 from r2o.images import build as builder
 from r2o.images.plan import ImageGraph
 from r2o.repo import Repository
-
 from tests.changes.conftest import write_monorepo
 from tests.test_cli import assert_clean_error, r2o
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from r2o.errors import EngineError
 from r2o.images.engine import docker_auth, registry_has
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import jinja2
 import pytest
+
 from r2o.ci import buildspec
 from r2o.errors import InputError
 from r2o.render import codebuild
 from r2o.render.templating import render as render_template
-
 from tests.changes.conftest import write_component, write_monorepo
 from tests.conftest import REPO_ROOT
 from tests.test_cli import assert_clean_error, r2o

@@ -7,6 +7,7 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 import pytest
+
 from r2o.compare import compare
 from r2o.compare.classic import expected_size
 from r2o.errors import CannotCompareError

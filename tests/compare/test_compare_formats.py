@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
+
 from r2o.compare import CompareRules, Tolerance, compare
 from r2o.compare.formats import detect
 from r2o.errors import CannotCompareError

@@ -14,6 +14,7 @@ from typing import Any
 import netCDF4
 import numpy as np
 import pytest
+
 from r2o.compare import CompareRules, Tolerance, compare
 
 RTOL, ATOL = 1e-5, 1e-9

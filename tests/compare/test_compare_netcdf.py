@@ -9,6 +9,7 @@ from typing import Any
 import netCDF4
 import numpy as np
 import pytest
+
 from r2o.compare import CompareRules, Tolerance, compare
 from r2o.compare import netcdf as nc_module
 from r2o.compare import values as values_module

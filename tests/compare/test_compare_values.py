@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from r2o.compare.rules import CompareRules, Tolerance
 from r2o.compare.values import FieldStats, ValueContext, process_slab, ulp_distance
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from r2o.errors import BuildError, EngineError, InputError, NotFoundError, R2OError
 from r2o.images import rootfs
 from r2o.images.rootfs import (

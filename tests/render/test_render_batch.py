@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from r2o.aws import validate
 from r2o.errors import ManifestError, UsageError
 from r2o.images.plan import ImageGraph
 from r2o.render import batch
 from r2o.repo import Repository
-
 from tests.conftest import REPO_ROOT
 
 R2O = [sys.executable, "-c", "from r2o.cli.main import main; main()"]

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 import yaml
+
 from r2o.images.plan import ImageGraph
 from r2o.render import cloudformation
 from r2o.repo import Repository
-
 from tests.conftest import REPO_ROOT, git
 
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from r2o import manifest, scaffold
 from r2o.errors import BuildError, InputError, UsageError
 from r2o.images.plan import ImageGraph
 from r2o.repo import Repository
 from r2o.run.runner import Executor
-
 from tests.test_cli import assert_clean_error, r2o
 
 

@@ -143,8 +143,10 @@ class Repository:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         if not (self.root / COMPONENTS).is_dir():
-            raise UsageError(f"{self.root} is not an r2o repository (no '{COMPONENTS}/' folder)",
-                             hint="pass --repo with the repository root")
+            raise UsageError(
+                f"{self.root} is not an r2o repository (no '{COMPONENTS}/' folder)",
+                hint="pass --repo with the repository root",
+            )
 
     @classmethod
     def discover(cls, repo: Path | None = None) -> Repository:
@@ -164,8 +166,14 @@ class Repository:
         cache = ManifestCache(self.root / CACHE_DIR / ManifestCache.FILE)
         for folder in _subfolders(self.root / BASE_IMAGES):
             if not (folder / base_image.IMAGE_FILE).is_file():
-                problems.append(Problem(self.rel(folder), "", f"base image folder has no {base_image.IMAGE_FILE}",
-                                        hint=f"add {base_image.IMAGE_FILE} or remove the folder"))
+                problems.append(
+                    Problem(
+                        self.rel(folder),
+                        "",
+                        f"base image folder has no {base_image.IMAGE_FILE}",
+                        hint=f"add {base_image.IMAGE_FILE} or remove the folder",
+                    )
+                )
                 continue
             try:
                 img = base_image.load(folder)
@@ -179,8 +187,11 @@ class Repository:
                 hint = "add component.yaml (see the README), or remove the folder"
                 if (folder / "component.yml").is_file():
                     hint = "rename component.yml to component.yaml"
-                problems.append(Problem(self.rel(folder), "", f"component folder has no {manifest.MANIFEST_FILE}",
-                                        hint=hint))
+                problems.append(
+                    Problem(
+                        self.rel(folder), "", f"component folder has no {manifest.MANIFEST_FILE}", hint=hint
+                    )
+                )
                 continue
             try:
                 comp = cache.component(path)
@@ -196,7 +207,7 @@ class Repository:
         return [Problem(self.rel(Path(p.file)), p.field, p.message, p.line, p.hint) for p in problems]
 
     def _cross_checks(self, components: dict[str, Component], images: dict[str, BaseImage]) -> list[Problem]:
-        """What one file alone cannot tell: bases and parents exist, includes and Dockerfiles exist, no cycles."""
+        """What one file cannot tell: bases, parents, includes and Dockerfiles exist; no parent cycles."""
         out: list[Problem] = []
 
         def where(path: Path, at: tuple[str | int, ...]) -> tuple[Path, int | None]:
@@ -209,12 +220,22 @@ class Repository:
         for img in images.values():
             if not (img.folder / img.dockerfile).is_file():
                 f, line = where(img.manifest_path, ("dockerfile",))
-                out.append(Problem(f, "dockerfile", f"{img.dockerfile} does not exist in {self.rel(img.folder)}",
-                                   line))
+                out.append(
+                    Problem(
+                        f, "dockerfile", f"{img.dockerfile} does not exist in {self.rel(img.folder)}", line
+                    )
+                )
             if img.parent is not None and img.parent not in images:
                 f, line = where(img.manifest_path, ("parent",))
-                out.append(Problem(f, "parent", f"no base image named '{img.parent}'", line,
-                                   did_you_mean(img.parent, images) or f"base images: {', '.join(images)}"))
+                out.append(
+                    Problem(
+                        f,
+                        "parent",
+                        f"no base image named '{img.parent}'",
+                        line,
+                        did_you_mean(img.parent, images) or f"base images: {', '.join(images)}",
+                    )
+                )
         for name in images:
             seen = [name]
             cur = images[name].parent
@@ -228,23 +249,50 @@ class Repository:
         for comp in components.values():
             if comp.base not in images:
                 f, line = where(comp.manifest_path, ("base",))
-                out.append(Problem(f, "base", f"no base image named '{comp.base}'", line,
-                                   did_you_mean(comp.base, images) or f"base images: {', '.join(images)}"))
+                out.append(
+                    Problem(
+                        f,
+                        "base",
+                        f"no base image named '{comp.base}'",
+                        line,
+                        did_you_mean(comp.base, images) or f"base images: {', '.join(images)}",
+                    )
+                )
             for arg, image in comp.build.images.items():
                 if image not in images:
                     f, line = where(comp.manifest_path, ("build", "images", arg))
-                    out.append(Problem(f, f"build.images.{arg}", f"no base image named '{image}'", line,
-                                       did_you_mean(image, images) or f"base images: {', '.join(images)}"))
+                    out.append(
+                        Problem(
+                            f,
+                            f"build.images.{arg}",
+                            f"no base image named '{image}'",
+                            line,
+                            did_you_mean(image, images) or f"base images: {', '.join(images)}",
+                        )
+                    )
             if not (comp.folder / comp.build.dockerfile).is_file():
                 f, line = where(comp.manifest_path, ("build", "dockerfile"))
-                out.append(Problem(f, "build.dockerfile",
-                                   f"{comp.build.dockerfile} does not exist in {self.rel(comp.folder)}", line))
+                out.append(
+                    Problem(
+                        f,
+                        "build.dockerfile",
+                        f"{comp.build.dockerfile} does not exist in {self.rel(comp.folder)}",
+                        line,
+                    )
+                )
             for i, inc in enumerate(comp.build.include):
                 target = (self.root / inc).resolve()
                 if ".." in Path(inc).parts or Path(inc).is_absolute() or not target.is_relative_to(self.root):
                     f, line = where(comp.manifest_path, ("build", "include", i))
-                    out.append(Problem(f, f"build.include[{i}]", f"'{inc}' is not a path inside the repository",
-                                       line, "write a repository-relative path such as libs/mylib"))
+                    out.append(
+                        Problem(
+                            f,
+                            f"build.include[{i}]",
+                            f"'{inc}' is not a path inside the repository",
+                            line,
+                            "write a repository-relative path such as libs/mylib",
+                        )
+                    )
                 elif not target.exists():
                     f, line = where(comp.manifest_path, ("build", "include", i))
                     out.append(Problem(f, f"build.include[{i}]", f"'{inc}' does not exist", line))
@@ -271,8 +319,10 @@ class Repository:
         folder = self.root / COMPONENTS / name
         if not folder.is_dir() or name.startswith((".", "_")) or os.sep in name:
             known = [p.name for p in _subfolders(self.root / COMPONENTS)]
-            raise NotFoundError(f"no component named '{name}'",
-                                hint=did_you_mean(name, known) or f"components: {', '.join(known)}")
+            raise NotFoundError(
+                f"no component named '{name}'",
+                hint=did_you_mean(name, known) or f"components: {', '.join(known)}",
+            )
         if not (folder / manifest.MANIFEST_FILE).is_file():
             raise InputError(f"{self.rel(folder)} has no {manifest.MANIFEST_FILE}")
         try:
@@ -283,6 +333,8 @@ class Repository:
     def image(self, name: str) -> BaseImage:
         images = self.images
         if name not in images:
-            raise NotFoundError(f"no base image named '{name}'",
-                                hint=did_you_mean(name, images) or f"base images: {', '.join(images)}")
+            raise NotFoundError(
+                f"no base image named '{name}'",
+                hint=did_you_mean(name, images) or f"base images: {', '.join(images)}",
+            )
         return images[name]

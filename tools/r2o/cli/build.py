@@ -15,17 +15,35 @@ from r2o.images.plan import ImageGraph
 @click.command("build")
 @click.argument("names", nargs=-1)
 @click.option("--all", "build_all", is_flag=True, help="Every base image and component.")
-@click.option("--changed", "only_changed", is_flag=True,
-              help="What changed since merge-base(--base, HEAD): see r2o changed.")
+@click.option(
+    "--changed",
+    "only_changed",
+    is_flag=True,
+    help="What changed since merge-base(--base, HEAD): see r2o changed.",
+)
 @click.option("--base", default=None, metavar="REV", help="Base revision for --changed (default HEAD~1).")
 @click.option("--push", is_flag=True, help="Push built (or missing) tags to --registry.")
-@click.option("--registry", envvar="R2O_REGISTRY", default=None, metavar="HOST[:PORT]",
-              help="Registry to check and push to (env R2O_REGISTRY).")
+@click.option(
+    "--registry",
+    envvar="R2O_REGISTRY",
+    default=None,
+    metavar="HOST[:PORT]",
+    help="Registry to check and push to (env R2O_REGISTRY).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan and build nothing.")
 @click.option("--verbose", "-v", is_flag=True, help="Print every line of the build logs.")
 @pass_state
-def command(state: State, names: tuple[str, ...], build_all: bool, only_changed: bool, base: str | None,
-            push: bool, registry: str | None, dry_run: bool, verbose: bool) -> int:
+def command(
+    state: State,
+    names: tuple[str, ...],
+    build_all: bool,
+    only_changed: bool,
+    base: str | None,
+    push: bool,
+    registry: str | None,
+    dry_run: bool,
+    verbose: bool,
+) -> int:
     """Build NAMEs (components or base images) and what they build FROM; skip existing tags."""
     if sum((build_all, bool(names), only_changed)) > 1:
         raise UsageError("give NAMEs, --all or --changed, only one of them")

@@ -38,8 +38,12 @@ INTERNAL_ERROR = 70  # EX_SOFTWARE
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Repository root (default: found from the current directory upward).")
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Repository root (default: found from the current directory upward).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.version_option(__version__, prog_name="r2o")
 @click.pass_context
@@ -111,7 +115,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug in r2o itself: say so plainly
         if debug:
             traceback.print_exc()
-        err.print(f"r2o: internal error: {type(exc).__name__}: {exc}\n"
-                  "  -> rerun with --debug and report the traceback", markup=False)
+        err.print(
+            f"r2o: internal error: {type(exc).__name__}: {exc}\n"
+            "  -> rerun with --debug and report the traceback",
+            markup=False,
+        )
         code = INTERNAL_ERROR
     sys.exit(code if isinstance(code, int) else 0)

@@ -29,18 +29,41 @@ def _show(verdict: runner.CaseVerdict) -> None:
 @click.command("test")
 @click.argument("names", nargs=-1)
 @click.option("--case", default=None, help="Only this case (with one NAME).")
-@click.option("--changed", "only_changed", is_flag=True,
-              help="Components changed since merge-base(--base, HEAD): see r2o changed.")
+@click.option(
+    "--changed",
+    "only_changed",
+    is_flag=True,
+    help="Components changed since merge-base(--base, HEAD): see r2o changed.",
+)
 @click.option("--base", default=None, metavar="REV", help="Base revision for --changed (default HEAD~1).")
-@click.option("--repeat", type=click.IntRange(1, 10), default=1, show_default=True,
-              help="Run each case N times and demand bit-identical outputs.")
+@click.option(
+    "--repeat",
+    type=click.IntRange(1, 10),
+    default=1,
+    show_default=True,
+    help="Run each case N times and demand bit-identical outputs.",
+)
 @click.option("--native", is_flag=True, help="Run on the host instead of in the image.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON verdicts.")
-@click.option("--junit", "junit_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write JUnit XML here (for CodeBuild reports).")
+@click.option(
+    "--junit",
+    "junit_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write JUnit XML here (for CodeBuild reports).",
+)
 @pass_state
-def command(state: State, names: tuple[str, ...], case: str | None, only_changed: bool, base: str | None,
-            repeat: int, native: bool, as_json: bool, junit_file: Path | None) -> int:
+def command(
+    state: State,
+    names: tuple[str, ...],
+    case: str | None,
+    only_changed: bool,
+    base: str | None,
+    repeat: int,
+    native: bool,
+    as_json: bool,
+    junit_file: Path | None,
+) -> int:
     """Run the golden cases of NAMEs (default: every component) and compare outputs."""
     repo = state.repo
     if only_changed and names:
@@ -67,19 +90,46 @@ def command(state: State, names: tuple[str, ...], case: str | None, only_changed
     for name in targets:
         component = repo.component(name)
         backend = backends.prepare(repo, name, native=native, build_missing=True)
-        verdicts += runner.check_component(repo, component, backend.executor, backend.image, case=case,
-                                           repeat=repeat, on_verdict=None if as_json else _show)
+        verdicts += runner.check_component(
+            repo,
+            component,
+            backend.executor,
+            backend.image,
+            case=case,
+            repeat=repeat,
+            on_verdict=None if as_json else _show,
+        )
     if junit_file is not None:
         junit.write(junit_file, verdicts)
-    counts = {s: sum(1 for v in verdicts if v.status == s) for s in
-              (runner.PASS, runner.FAIL, runner.NOT_DETERMINISTIC, runner.ERROR)}
+    counts = {
+        s: sum(1 for v in verdicts if v.status == s)
+        for s in (runner.PASS, runner.FAIL, runner.NOT_DETERMINISTIC, runner.ERROR)
+    }
     if as_json:
-        print_json([{"component": v.case.component, "case": v.case.name, "status": v.status,
-                     "seconds": round(v.seconds, 3), "message": v.message,
-                     "outputs": [{"output": o.output, "equal": o.equal,
-                                  "comparison": o.comparison.to_dict() if o.comparison else o.report}
-                                 for o in v.outputs]} for v in verdicts])
+        print_json(
+            [
+                {
+                    "component": v.case.component,
+                    "case": v.case.name,
+                    "status": v.status,
+                    "seconds": round(v.seconds, 3),
+                    "message": v.message,
+                    "outputs": [
+                        {
+                            "output": o.output,
+                            "equal": o.equal,
+                            "comparison": o.comparison.to_dict() if o.comparison else o.report,
+                        }
+                        for o in v.outputs
+                    ],
+                }
+                for v in verdicts
+            ]
+        )
     else:
-        err.print(", ".join(f"{n} {s}" for s, n in counts.items() if n or s == runner.PASS)
-                  + f" ({len(verdicts)} cases)", markup=False)
+        err.print(
+            ", ".join(f"{n} {s}" for s, n in counts.items() if n or s == runner.PASS)
+            + f" ({len(verdicts)} cases)",
+            markup=False,
+        )
     return 0 if all(v.ok for v in verdicts) else MISMATCH

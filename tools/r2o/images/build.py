@@ -89,8 +89,14 @@ def plan_for(
         assert registry is not None
         return registry_has(registry, node.repository, node.tag_only)
 
-    return plan_builds(graph, names, exists_local=engine.has_local, exists_remote=remote if push else None,
-                       push=push, registry=registry)
+    return plan_builds(
+        graph,
+        names,
+        exists_local=engine.has_local,
+        exists_remote=remote if push else None,
+        push=push,
+        registry=registry,
+    )
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,11 @@ class BuildEvent:
 
 
 def execute(
-    plan: BuildPlan, graph: ImageGraph, engine: Engine, *, report: Callable[[BuildEvent], None],
+    plan: BuildPlan,
+    graph: ImageGraph,
+    engine: Engine,
+    *,
+    report: Callable[[BuildEvent], None],
     cache_dir: Path,
 ) -> list[BuildStep]:
     """Run every BUILD and PUSH step in order; return the steps that did work."""
@@ -138,8 +148,14 @@ def build_args(node: ImageNode, graph: ImageGraph, registry: str | None) -> dict
     return args
 
 
-def _build_one(node: ImageNode, graph: ImageGraph, engine: Engine, registry: str | None, cache_dir: Path,
-               on_line: Callable[[str], None]) -> None:
+def _build_one(
+    node: ImageNode,
+    graph: ImageGraph,
+    engine: Engine,
+    registry: str | None,
+    cache_dir: Path,
+    on_line: Callable[[str], None],
+) -> None:
     for dep in sorted({d for d in (node.parent, *node.build_images.values()) if d is not None}):
         _ensure_local(graph.node(dep), engine, registry, on_line)
     extra: dict[str, Path] = {}
@@ -153,8 +169,12 @@ def _build_one(node: ImageNode, graph: ImageGraph, engine: Engine, registry: str
             dockerfile=node.dockerfile,
             tag=node.tag,
             buildargs=build_args(node, graph, registry),
-            labels={"org.r2o.name": node.name, "org.r2o.kind": node.kind, "org.r2o.version": node.version,
-                    "org.r2o.content-tag": node.tag},
+            labels={
+                "org.r2o.name": node.name,
+                "org.r2o.kind": node.kind,
+                "org.r2o.version": node.version,
+                "org.r2o.content-tag": node.tag,
+            },
             on_line=on_line,
         )
     if node.kind != BASE:
@@ -169,8 +189,9 @@ def _ensure_local(
     if engine.has_local(dep.tag):
         return
     if registry is None:
-        raise BuildError(f"{dep.tag} is needed for this build but is not in the engine",
-                         hint=f"run: r2o build {dep.name}")
+        raise BuildError(
+            f"{dep.tag} is needed for this build but is not in the engine", hint=f"run: r2o build {dep.name}"
+        )
     remote = dep.ref(registry)
     on_line(f"pulling {remote} (in the registry, not in this engine)")
     engine.pull(remote)
@@ -184,8 +205,12 @@ def _rootfs_for(node: ImageNode, graph: ImageGraph, cache_dir: Path, on_line: Ca
     if not out.exists():
         on_line(f"building the {img.rootfs.suite} rootfs with mmdebstrap (about a minute) ...")
         epoch = int(os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH))
-        recipe = rootfs.RootfsRecipe(suite=img.rootfs.suite, variant=img.rootfs.variant,
-                                     include=img.rootfs.include, exclude_paths=img.rootfs.exclude_paths)
+        recipe = rootfs.RootfsRecipe(
+            suite=img.rootfs.suite,
+            variant=img.rootfs.variant,
+            include=img.rootfs.include,
+            exclude_paths=img.rootfs.exclude_paths,
+        )
         out.parent.mkdir(parents=True, exist_ok=True)
         rootfs.build_rootfs(recipe, out, source_date_epoch=epoch)
     return out
@@ -197,7 +222,7 @@ def _write_context(fh: IO[bytes], node: ImageNode, root: Path, extra: dict[str, 
     folder = node.folder.resolve().relative_to(root).as_posix()
     with tarfile.open(fileobj=fh, mode="w") as tar:
         for rel in index.under([folder]):
-            tar.add(root / rel, arcname=rel[len(folder) + 1:], recursive=False)
+            tar.add(root / rel, arcname=rel[len(folder) + 1 :], recursive=False)
         for inc in node.include:
             for rel in index.under([inc]):
                 tar.add(root / rel, arcname=rel, recursive=False)
@@ -219,5 +244,6 @@ def _check_entrypoint(node: ImageNode, graph: ImageGraph, engine: Engine) -> Non
         raise BuildError(
             f"{node.name}: the image's ENTRYPOINT {list(actual)} differs from component.yaml's entrypoint "
             f"{list(comp.entrypoint)}; AWS Batch would pass the command to the image's ENTRYPOINT",
-            hint="make them equal (declare entrypoint: [...] in component.yaml, or ENTRYPOINT [] in the Dockerfile)",
+            hint="make them equal: declare entrypoint: [...] in component.yaml, "
+            "or write ENTRYPOINT [] in the Dockerfile",
         )

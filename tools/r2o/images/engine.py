@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import re
 import os
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -19,12 +20,14 @@ from r2o.errors import BuildError, EngineError
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 ENGINE_HINT = "start one with: bash ci/engine.sh (installs Debian's docker.io and starts dockerd)"
-_MANIFEST_TYPES = ", ".join([
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.oci.image.index.v1+json",
-])
+_MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+    ]
+)
 
 
 class Engine:
@@ -71,8 +74,17 @@ class Engine:
         step = ""
         try:
             stream: Iterator[dict[str, Any]] = self.client.api.build(
-                fileobj=context, custom_context=True, encoding="identity", dockerfile=dockerfile, tag=tag,
-                buildargs=buildargs, labels=labels, rm=True, forcerm=True, pull=False, decode=True,
+                fileobj=context,
+                custom_context=True,
+                encoding="identity",
+                dockerfile=dockerfile,
+                tag=tag,
+                buildargs=buildargs,
+                labels=labels,
+                rm=True,
+                forcerm=True,
+                pull=False,
+                decode=True,
             )
             for chunk in stream:
                 if "stream" in chunk:
@@ -109,8 +121,10 @@ class Engine:
         try:
             for chunk in self.client.images.push(repository, tag=tag, stream=True, decode=True):
                 if "error" in chunk:
-                    raise BuildError(f"pushing {ref} failed: {chunk['error']}",
-                                     hint="check the registry is reachable and accepts pushes")
+                    raise BuildError(
+                        f"pushing {ref} failed: {chunk['error']}",
+                        hint="check the registry is reachable and accepts pushes",
+                    )
                 status = chunk.get("status")
                 if status and "id" not in chunk:
                     on_line(str(status))
@@ -125,10 +139,8 @@ class Engine:
             raise EngineError(f"pulling {ref} failed: {exc.explanation}") from exc
 
     def remove(self, ref: str) -> None:
-        try:
+        with contextlib.suppress(docker.errors.ImageNotFound):
             self.client.images.remove(ref, force=True)
-        except docker.errors.ImageNotFound:
-            pass
 
 
 def registry_has(registry: str, repository: str, tag: str, *, timeout: float = 10.0) -> bool:
@@ -152,13 +164,18 @@ def registry_has(registry: str, repository: str, tag: str, *, timeout: float = 1
             return False
         hint = "check the registry address and credentials"
         if exc.code in (401, 403):
-            hint = ("log docker in to the registry first (for ECR: aws ecr get-login-password | "
-                    "docker login --username AWS --password-stdin REGISTRY); r2o reads that credential")
-        raise EngineError(f"registry {registry} answered {exc.code} for {repository}:{tag}",
-                          hint=hint) from exc
+            hint = (
+                "log docker in to the registry first (for ECR: aws ecr get-login-password | "
+                "docker login --username AWS --password-stdin REGISTRY); r2o reads that credential"
+            )
+        raise EngineError(
+            f"registry {registry} answered {exc.code} for {repository}:{tag}", hint=hint
+        ) from exc
     except (urllib.error.URLError, OSError) as exc:
-        raise EngineError(f"registry {registry} cannot be reached: {exc}",
-                          hint="check --registry HOST[:PORT] and that the registry runs") from exc
+        raise EngineError(
+            f"registry {registry} cannot be reached: {exc}",
+            hint="check --registry HOST[:PORT] and that the registry runs",
+        ) from exc
 
 
 def docker_auth(registry: str) -> str | None:

@@ -4,8 +4,9 @@ A tag is ``<name>:<version>-<12 hex>``. The hex digits are the start of a sha256
 the tag scheme version, the image's name and kind, its parent's full tag (so a change anywhere up
 the base-image chain changes every dependent), its build args, and for every file of its folder
 (by its path inside the folder) and of each ``include`` path (by its repository path): the path,
-the executable bit and the sha256 of the content. Files are those git tracks plus untracked files git does not ignore (a new file
-changes the tag before it is committed); outside a git checkout, every file except caches.
+the executable bit and the sha256 of the content. Files are those git tracks plus untracked files
+git does not ignore (a new file changes the tag before it is committed); outside a git checkout,
+every file except caches.
 """
 
 from __future__ import annotations

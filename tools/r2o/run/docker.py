@@ -9,10 +9,11 @@ ENTRYPOINT is kept and the manifest command passed as its arguments, as Batch do
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import docker.errors
 import requests
@@ -31,9 +32,12 @@ CONTAINER_USER = "1000:1000"
 def container_options(plan: RunPlan, output_dir: Path) -> dict[str, Any]:
     """Keyword arguments for ``containers.create``: the whole hardening, testable without Docker."""
     lim = plan.limits
-    mounts = [DockerMount(target=m.container, source=str(m.host), type="bind", read_only=True)
-              for m in plan.inputs]
-    mounts.append(DockerMount(target=OUTPUT_ROOT.as_posix(), source=str(output_dir), type="bind", read_only=False))
+    mounts = [
+        DockerMount(target=m.container, source=str(m.host), type="bind", read_only=True) for m in plan.inputs
+    ]
+    mounts.append(
+        DockerMount(target=OUTPUT_ROOT.as_posix(), source=str(output_dir), type="bind", read_only=False)
+    )
     return {
         "image": plan.image,
         "command": list(plan.argv),
@@ -62,13 +66,16 @@ class DockerExecutor:
 
     def execute(self, plan: RunPlan, output_dir: Path, echo: Echo | None) -> Execution:
         if plan.image is None:
-            raise RunError(f"no image to run {plan.component.name} in", hint=f"run: r2o build {plan.component.name}")
+            raise RunError(
+                f"no image to run {plan.component.name} in", hint=f"run: r2o build {plan.component.name}"
+            )
         client = self.engine.client
         try:
             container: Container = client.containers.create(**container_options(plan, output_dir))
         except docker.errors.APIError as exc:
-            raise EngineError(f"the Docker engine could not create a container for {plan.component.name}: "
-                              f"{exc.explanation}") from exc
+            raise EngineError(
+                f"the Docker engine could not create a container for {plan.component.name}: {exc.explanation}"
+            ) from exc
         chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
         start = time.monotonic()
         try:
@@ -95,13 +102,12 @@ class DockerExecutor:
                 timed_out=timed_out,
             )
         except docker.errors.APIError as exc:
-            raise EngineError(f"the Docker engine failed while running {plan.component.name}: "
-                              f"{exc.explanation}") from exc
+            raise EngineError(
+                f"the Docker engine failed while running {plan.component.name}: {exc.explanation}"
+            ) from exc
         finally:
-            try:
+            with contextlib.suppress(docker.errors.APIError):
                 container.remove(force=True)
-            except docker.errors.APIError:
-                pass
 
 
 def _pump(stream: object, chunks: dict[str, list[bytes]], echo: Echo | None) -> None:

@@ -59,9 +59,7 @@ def log_tail(execution: Execution, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(f"    | {ln}" for ln in tail) if tail else "    (no output)"
 
 
-def run(
-    plan: RunPlan, executor: Executor, *, echo: Echo | None = None
-) -> RunResult:
+def run(plan: RunPlan, executor: Executor, *, echo: Echo | None = None) -> RunResult:
     """Execute ``plan``; outputs appear in ``plan.output_dir`` only if the run succeeds."""
     dest = plan.output_dir
     _check_destination(plan)
@@ -92,7 +90,8 @@ def _check_destination(plan: RunPlan) -> None:
     if not dest.is_dir():
         raise UsageError(f"output {dest} exists and is not a directory", hint="pass --output a directory")
     ours = {"stdout.txt"} | {
-        Path(out.path).relative_to(OUTPUT_ROOT.as_posix()).parts[0] for out in plan.component.outputs
+        Path(out.path).relative_to(OUTPUT_ROOT.as_posix()).parts[0]
+        for out in plan.component.outputs
         if not out.is_stdout
     }
     foreign = sorted(entry.name for entry in dest.iterdir() if entry.name not in ours)
@@ -116,8 +115,8 @@ def _raise_for_failure(plan: RunPlan, ex: Execution, backend: str) -> None:
         )
     if ex.oom_killed:
         raise OutOfMemoryError(
-            f"{name} was killed at its memory limit of {plan.limits.memory_mib} MiB ({backend}), as AWS Batch "
-            f"would kill it; last lines of its log:\n{log_tail(ex)}",
+            f"{name} was killed at its memory limit of {plan.limits.memory_mib} MiB ({backend}), "
+            f"as AWS Batch would kill it; last lines of its log:\n{log_tail(ex)}",
             hint="raise resources.memory_mib in component.yaml, or reduce the component's memory use",
         )
     if ex.exit_code != 0:
