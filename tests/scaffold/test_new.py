@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,24 @@ def test_new_component_works_out_of_the_box(engine: object, repo_copy: Path, tem
         proc = r2o(*args, cwd=repo_copy)
         assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
     assert not list((repo_copy / "components").glob(".new-*"))
+    # CodeBuild would rebuild it: `r2o changed` lists the new, uncommitted folder.
+    proc = r2o("changed", "--base", "HEAD", "--uncommitted", "--json", cwd=repo_copy)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["components_changed"] == [name]
+    # Its AWS Batch job definition renders and passes botocore's validation.
+    out = repo_copy / "batch"
+    proc = r2o(
+        "render",
+        "batch",
+        name,
+        "--registry",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        "--efs-file-system-id",
+        "fs-12345678",
+        "--out",
+        str(out),
+        cwd=repo_copy,
+    )
+    assert proc.returncode == 0, proc.stderr
+    definition = json.loads((out / f"r2o-{name}.json").read_text())
+    assert definition["jobDefinitionName"] == f"r2o-{name}"
