@@ -9,35 +9,40 @@ from pathlib import Path
 import click
 
 from r2o import __version__
-from r2o.cli import (
-    build,
-    compare,
-    golden,
-    images,
-    listing,
-    new,
-    render,
-    render_batch,
-    render_cloudformation,
-    render_codebuild,
-    run,
-    show,
-    test,
-    validate,
-)
-from r2o.cli import changed as changed_cli
-from r2o.cli import ci as ci_cli
-from r2o.cli import deploy as deploy_cli
-from r2o.cli import jobs as jobs_cli
-from r2o.cli import pipeline as pipeline_cli
-from r2o.cli import submit as submit_cli
 from r2o.cli.context import State, err
+from r2o.cli.lazy import LazyGroup
 from r2o.errors import R2OError, UsageError
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands, as "module:attribute" under r2o.cli; each is imported only when it runs (or for --help),
+# so `r2o compare` does not pay for Docker, boto3 or jinja2.
+COMMANDS = {
+    "list": "listing:command",
+    "validate": "validate:command",
+    "show": "show:command",
+    "new": "new:command",
+    "images": "images:command",
+    "build": "build:command",
+    "run": "run:command",
+    "golden": "golden:command",
+    "test": "test:command",
+    "compare": "compare:compare",
+    "changed": "changed:command",
+    "render": "render:command",
+    "ci": "ci:command",
+    "deploy": "deploy:command",
+    "submit": "submit:command",
+    "jobs": "jobs:jobs_command",
+    "job": "jobs:job_command",
+    "logs": "jobs:logs_command",
+    "cancel": "jobs:cancel_command",
+    "pipeline": "pipeline:command",
+}
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--repo",
     type=click.Path(file_okay=False, path_type=Path),
@@ -54,40 +59,6 @@ def cli(ctx: click.Context, repo: Path | None, debug: bool) -> None:
     and check outputs against golden files.
     """
     ctx.obj = State(repo_option=repo, debug=debug)
-
-
-# Commands, in the order `r2o --help` lists them. Render subcommands register on the render group.
-COMMANDS: tuple[click.Command, ...] = (
-    listing.command,
-    validate.command,
-    show.command,
-    new.command,
-    images.command,
-    build.command,
-    run.command,
-    golden.command,
-    test.command,
-    compare.compare,
-    changed_cli.command,
-    render.command,
-    ci_cli.command,
-    deploy_cli.command,
-    submit_cli.command,
-    jobs_cli.jobs_command,
-    jobs_cli.job_command,
-    jobs_cli.logs_command,
-    jobs_cli.cancel_command,
-    pipeline_cli.command,
-)
-RENDER_COMMANDS: tuple[click.Command, ...] = (
-    render_batch.command,
-    render_cloudformation.command,
-    render_codebuild.command,
-)
-
-for command in COMMANDS:
-    cli.add_command(command)
-render.register(*RENDER_COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import click
 
+from r2o.cli.lazy import LazyGroup
 
-@click.group("render")
+SUBCOMMANDS = {
+    "batch": "render_batch:command",
+    "cloudformation": "render_cloudformation:command",
+    "codebuild": "render_codebuild:command",
+}
+
+
+@click.group("render", cls=LazyGroup, lazy=SUBCOMMANDS)
 def command() -> None:
     """Render AWS Batch job definitions, CloudFormation, or the CodeBuild buildspec."""
-
-
-def register(*subcommands: click.Command) -> None:
-    for sub in subcommands:
-        command.add_command(sub)
