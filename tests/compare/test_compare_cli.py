@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +124,40 @@ def test_entry_point_maps_errors_to_exit_codes(
             r2o_main(["compare", *map(str, args)])
         assert info.value.code == code, args
     assert "cannot be read as netCDF" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("preset", [None, "2"])
+def test_numpy_is_imported_with_one_blas_thread_and_the_environment_restored(preset: str | None) -> None:
+    code = (
+        "import os, sys\n"
+        "from r2o.cli.compare import _import_numpy_without_blas_threads as f\n"
+        "assert 'numpy' not in sys.modules\n"
+        "f()\n"
+        "import numpy\n"
+        "print(os.environ.get('OPENBLAS_NUM_THREADS'), len(os.listdir('/proc/self/task')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if preset:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    variable, threads = out.stdout.split()
+    assert variable == (preset or "None")  # a user's own setting is kept; ours is gone
+    assert int(threads) == (1 if preset is None else 2)  # OpenBLAS started no thread of its own
+
+
+def test_r2o_compare_loads_only_what_comparing_needs(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("x 1.0\n")
+    (tmp_path / "b.txt").write_text("x 1.0\n")
+    code = (
+        "import sys\n"
+        "from r2o.cli.main import main\n"
+        "try:\n"
+        f"    main(['compare', {str(tmp_path / 'a.txt')!r}, {str(tmp_path / 'b.txt')!r}])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "heavy = ('r2o.repo', 'jsonschema', 'docker', 'boto3', 'jinja2', 'netCDF4')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # the manifest machinery (schemas, repository discovery) costs ~80 ms per start; compare never needs it
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from pathlib import Path
 
 import click
@@ -14,6 +16,21 @@ from r2o.compare.rules import DEFAULT_IGNORED_ATTRIBUTES, Mode
 from r2o.errors import UsageError
 
 _VAR_SPEC = re.compile(r"^(?P<name>[^:]+):(?P<settings>.+)$")
+
+
+def _import_numpy_without_blas_threads() -> None:
+    """Import numpy with OpenBLAS limited to one thread, unless the user set it or numpy is loaded.
+
+    A comparison never multiplies matrices, yet OpenBLAS starts and spins a thread per core when
+    numpy is imported (measured: 0.1 s of CPU, a third of what comparing two 1 GiB files costs).
+    The variable is restored at once, so processes started later do not inherit it."""
+    if "numpy" in sys.modules or "OPENBLAS_NUM_THREADS" in os.environ:
+        return
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        import numpy  # noqa: F401
+    finally:
+        del os.environ["OPENBLAS_NUM_THREADS"]
 
 
 def parse_var_spec(spec: str, default: Tolerance) -> tuple[str, Tolerance]:
@@ -115,6 +132,7 @@ def compare(
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    _import_numpy_without_blas_threads()
     result = compare_files(a, b, rules)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))

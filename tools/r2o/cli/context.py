@@ -6,12 +6,13 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 
-from r2o.repo import Repository
+if TYPE_CHECKING:  # imported when a command asks for the repository: `r2o compare` never does
+    from r2o.repo import Repository
 
 
 @dataclass
@@ -23,6 +24,8 @@ class State:
     @property
     def repo(self) -> Repository:
         if self._repo is None:
+            from r2o.repo import Repository
+
             self._repo = Repository.discover(self.repo_option)
         return self._repo
 

@@ -1,8 +1,9 @@
 """Value-by-value comparison of array slabs, accumulated into mergeable per-field statistics.
 
 The rules (tolerance formula, fill values, NaN, ULP) are documented in :mod:`r2o.compare.rules`.
-The fast path compares the stored bytes of a slab first (``np.not_equal`` on unsigned-integer
-views) and evaluates tolerances only at positions whose bytes differ. A slab where most positions
+The fast path compares the stored bytes of a slab first (``memcmp`` on blocks, then
+``np.not_equal`` on unsigned-integer views inside the blocks that differ) and evaluates tolerances
+only at positions whose bytes differ. A slab where most positions
 differ is evaluated whole, in cache-sized blocks with reused buffers: float data free of fill and
 NaN is screened in its stored precision and every position near its limit is decided exactly in
 float64, so verdicts never depend on the precision of the data. (The RMS of such blocks sums
@@ -12,6 +13,7 @@ temporaries are bounded by the slab size, so memory does not grow with the file 
 
 from __future__ import annotations
 
+import ctypes
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -32,6 +34,10 @@ SLAB_BYTES = 4 << 20
 BLOCK = 1 << 17
 #: A slab where more than 1/DENSE of the positions differ is evaluated whole, block by block.
 DENSE = 8
+#: Bytes screened per ``memcmp`` call before any element is compared (measured on 1 GiB files: 64 KiB
+#: blocks cost ~15k calls per GiB, small next to reading the data, while sparse differences still
+#: leave most blocks identical).
+SCREEN_BYTES = 64 << 10
 
 Kind = Literal["float", "int", "other"]
 Point = tuple[int, float | str | None, float | str | None]  # (global flat index, a, b)
@@ -464,6 +470,58 @@ def _slab_flags(n: int) -> npt.NDArray[np.bool_]:
     return flags[:n]
 
 
+def _load_memcmp() -> Callable[[int, int, int], int] | None:
+    """The C library's ``memcmp``, or None where ctypes cannot find it (numpy then does the screen)."""
+    try:
+        libc = ctypes.CDLL(None)
+        memcmp = libc.memcmp
+    except (OSError, AttributeError, TypeError):
+        return None
+    memcmp.restype = ctypes.c_int
+    memcmp.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+    found: Callable[[int, int, int], int] = memcmp
+    return found
+
+
+_MEMCMP = _load_memcmp()
+
+
+def byte_differences(
+    ua: Array, ub: Array, block_bytes: int = SCREEN_BYTES
+) -> tuple[int, npt.NDArray[np.intp] | None]:
+    """(count, flat indices) of the positions where two same-typed 1-D contiguous arrays differ,
+    or (count, None) when at least 1/:data:`DENSE` of them differ (the caller then evaluates the
+    slab whole and needs no indices).
+
+    Blocks of ``block_bytes`` are screened with ``memcmp``, which runs at memory speed and stops at
+    the first difference; numpy compares elements only inside blocks that differ."""
+    n = ua.size
+    if _MEMCMP is None or not (ua.flags.c_contiguous and ub.flags.c_contiguous):
+        ne = np.not_equal(ua, ub, out=_slab_flags(n))
+        k = int(np.count_nonzero(ne))
+        return k, (None if k * DENSE >= n > 0 else np.flatnonzero(ne))
+    flags = _slab_flags(n)
+    step = max(1, block_bytes // max(1, ua.itemsize))
+    nbytes = step * ua.itemsize
+    pa, pb = ua.ctypes.data, ub.ctypes.data
+    memcmp = _MEMCMP
+    spans: list[tuple[int, int]] = []
+    k = 0
+    for s in range(0, n, step):
+        e = min(n, s + step)
+        if memcmp(
+            pa + s * ua.itemsize, pb + s * ua.itemsize, nbytes if e - s == step else (e - s) * ua.itemsize
+        ):
+            ne = np.not_equal(ua[s:e], ub[s:e], out=flags[s:e])
+            k += int(np.count_nonzero(ne))
+            spans.append((s, e))
+    if k * DENSE >= n > 0:
+        return k, None
+    if not spans:
+        return 0, np.empty(0, dtype=np.intp)
+    return k, np.concatenate([np.flatnonzero(flags[s:e]) + s for s, e in spans])
+
+
 def process_slab(stats: FieldStats, a: Array, b: Array, ctx: ValueContext, to_global: ToGlobal) -> None:
     """Accumulate one slab (same shape on both sides, C-contiguous) into ``stats``."""
     a = np.ascontiguousarray(a).reshape(-1)
@@ -489,13 +547,13 @@ def process_slab(stats: FieldStats, a: Array, b: Array, ctx: ValueContext, to_gl
             stats.valid += valid
         return
 
-    ne = np.not_equal(_uint_view(a), _uint_view(b), out=_slab_flags(n))
-    k = int(np.count_nonzero(ne))
+    k, idx = byte_differences(_uint_view(a), _uint_view(b))
     stats.not_identical += k
-    dense = k * DENSE >= n
+    dense = idx is None
     if not ctx.nan_equal and ctx.kind_a == "float" and not a_clean and not dense:
         # bit-identical NaN is skipped below, yet unequal when NaN != NaN is asked for
-        same_nan = np.isnan(a) & ~ne
+        same_nan = np.isnan(a)
+        same_nan[idx] = False
         if ctx.fill_a is not None and np.isnan(ctx.fill_a):
             same_nan[:] = False  # NaN is the fill value: fill on both sides is equal
         n_same = int(np.count_nonzero(same_nan))
@@ -506,9 +564,7 @@ def process_slab(stats: FieldStats, a: Array, b: Array, ctx: ValueContext, to_gl
     if k == 0:
         stats.valid += n - a_invalid
         return
-    if not dense:
-        idx = np.flatnonzero(ne)
-        del ne
+    if idx is not None:
         valid_both = 0
         a_invalid_seen = 0
         for s in range(0, idx.size, BLOCK):
@@ -519,7 +575,6 @@ def process_slab(stats: FieldStats, a: Array, b: Array, ctx: ValueContext, to_gl
         # positions not evaluated are bit-identical: valid on both sides exactly when valid in a
         stats.valid += valid_both + (n - idx.size) - (a_invalid - a_invalid_seen)
         return
-    del ne
     b_clean, _, lo, hi = scan_valid(b, ctx.fill_b, ctx.scale_b, ctx.kind_b)
     stats.note_range(lo, hi)
     if a_clean and b_clean and _native_float(ctx, a):
