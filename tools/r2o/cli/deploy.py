@@ -8,7 +8,7 @@ import click
 
 from r2o.cli.context import State, err, pass_state, print_json
 from r2o.cli.jobs import aws_options, target
-from r2o.cli.render_batch import batch_options, make_options, rendered
+from r2o.cli.render_batch import BatchArgs, batch_options, make_options, rendered
 
 if TYPE_CHECKING:
     from r2o.aws.deploy import Deployed
@@ -27,16 +27,7 @@ if TYPE_CHECKING:
 def command(
     state: State,
     names: tuple[str, ...],
-    registry: str | None,
-    efs_file_system_id: str | None,
-    efs_access_point_id: str | None,
-    data_host_path: str | None,
-    job_role_arn: str | None,
-    execution_role_arn: str | None,
-    log_group: str,
-    platform: str | None,
-    name_prefix: str,
-    tags: tuple[str, ...],
+    batch_args: BatchArgs,
     keep: int | None,
     dry_run: bool,
     as_json: bool,
@@ -45,20 +36,7 @@ def command(
 ) -> int:
     """Register the AWS Batch job definitions of NAMEs (every component when none)."""
     repo = state.repo
-    options = make_options(
-        repo,
-        registry=registry,
-        efs_file_system_id=efs_file_system_id,
-        efs_access_point_id=efs_access_point_id,
-        data_host_path=data_host_path,
-        job_role_arn=job_role_arn,
-        execution_role_arn=execution_role_arn,
-        log_group=log_group,
-        platform=platform,
-        name_prefix=name_prefix,
-        tags=tags,
-    )
-    definitions = rendered(repo, names, options)
+    definitions = rendered(repo, names, make_options(repo, batch_args))
     if dry_run:
         for d in definitions:
             err.print(f"would deploy {d.name}  {d.payload['containerProperties']['image']}", markup=False)

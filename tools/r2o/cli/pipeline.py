@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from r2o.cli.context import State, err, out, pass_state, print_json
-from r2o.cli.render_batch import batch_options
+from r2o.cli.render_batch import BatchArgs, batch_options
 from r2o.errors import PipelineError, UsageError
 from r2o.pipeline import plan as planning
 from r2o.pipeline import spec
@@ -157,14 +157,14 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _batch_plan(state: State, name: str, start: str, days: int, opts: dict[str, Any]) -> Any:
+def _batch_plan(state: State, name: str, start: str, days: int, batch_args: BatchArgs) -> Any:
     from r2o.cli.render_batch import make_options
     from r2o.images.plan import ImageGraph
     from r2o.pipeline import batch
 
     repo = state.repo
     graph = _graph(repo, name, start, days)
-    options = make_options(repo, **opts)
+    options = make_options(repo, batch_args)
     images_graph = ImageGraph.from_repo(repo)
     images = {
         s.component.name: images_graph.ref(s.component.name, options.registry)
@@ -193,12 +193,20 @@ def _batch_plan(state: State, name: str, start: str, days: int, opts: dict[str, 
 @_json
 @pass_state
 def render_command(
-    state: State, /, name: str, backend: str, start: str, days: int, queue: str, as_json: bool, **opts: Any
+    state: State,
+    /,
+    name: str,
+    backend: str,
+    start: str,
+    days: int,
+    queue: str,
+    as_json: bool,
+    batch_args: BatchArgs,
 ) -> int:
     """Print the AWS Batch rendering of pipeline NAME: job definitions and the SubmitJob calls."""
     from r2o.pipeline import batch
 
-    plan = _batch_plan(state, name, start, days, opts)
+    plan = _batch_plan(state, name, start, days, batch_args)
     problems = batch.validate_submit_calls(plan.submit_calls(queue))
     if problems:
         raise UsageError("rendered SubmitJob calls fail botocore validation:\n" + "\n".join(problems))
@@ -239,13 +247,13 @@ def submit_command(
     endpoint_url: str | None,
     region: str | None,
     as_json: bool,
-    **opts: Any,
+    batch_args: BatchArgs,
 ) -> int:
     """Submit pipeline NAME to AWS Batch as array jobs (registers its job definitions when they changed)."""
     from r2o.aws.session import AwsTarget
     from r2o.pipeline import batch
 
-    plan = _batch_plan(state, name, start, days, opts)
+    plan = _batch_plan(state, name, start, days, batch_args)
     problems = batch.validate_submit_calls(plan.submit_calls(queue))
     if problems:
         raise UsageError("rendered SubmitJob calls fail botocore validation:\n" + "\n".join(problems))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,8 +21,31 @@ from r2o.run.plan import parse_assignments
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@dataclass(frozen=True)
+class BatchArgs:
+    """The values of the :func:`batch_options`, handed to a command as one ``batch_args`` argument."""
+
+    registry: str | None
+    efs_file_system_id: str | None
+    efs_access_point_id: str | None
+    data_host_path: str | None
+    job_role_arn: str | None
+    execution_role_arn: str | None
+    log_group: str
+    platform: str | None
+    name_prefix: str
+    tags: tuple[str, ...]
+
+
 def batch_options(func: F) -> F:
-    """The render options shared by `r2o render batch` and `r2o deploy` (each with an R2O_* variable)."""
+    """The render options shared by `r2o render batch`, `r2o deploy` and `r2o pipeline render/submit`
+    (several with an R2O_* variable); the command receives them as ``batch_args: BatchArgs``."""
+
+    @functools.wraps(func)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        values = {f.name: kwargs.pop(f.name) for f in fields(BatchArgs)}
+        return func(*args, batch_args=BatchArgs(**values), **kwargs)
+
     decorators = [
         click.option(
             "--registry",
@@ -89,25 +114,15 @@ def batch_options(func: F) -> F:
             help="An extra tag on every definition (repeatable).",
         ),
     ]
+    wrapped: Any = command
     for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+        wrapped = decorator(wrapped)
+    decorated: F = wrapped
+    return decorated
 
 
-def make_options(
-    repo: Repository,
-    *,
-    registry: str | None,
-    efs_file_system_id: str | None,
-    efs_access_point_id: str | None,
-    data_host_path: str | None,
-    job_role_arn: str | None,
-    execution_role_arn: str | None,
-    log_group: str,
-    platform: str | None,
-    name_prefix: str,
-    tags: Sequence[str],
-) -> batch.BatchOptions:
+def make_options(repo: Repository, args: BatchArgs) -> batch.BatchOptions:
+    registry = args.registry
     if not registry:
         raise UsageError(
             "no image registry given",
@@ -120,17 +135,17 @@ def make_options(
     return batch.BatchOptions(
         registry=registry,
         data=batch.DataVolume(
-            efs_file_system_id=efs_file_system_id,
-            efs_access_point_id=efs_access_point_id,
-            host_path=data_host_path,
+            efs_file_system_id=args.efs_file_system_id,
+            efs_access_point_id=args.efs_access_point_id,
+            host_path=args.data_host_path,
         ),
-        job_role_arn=job_role_arn,
-        execution_role_arn=execution_role_arn,
-        log_group=log_group,
-        name_prefix=name_prefix,
-        platform=platform,
+        job_role_arn=args.job_role_arn,
+        execution_role_arn=args.execution_role_arn,
+        log_group=args.log_group,
+        name_prefix=args.name_prefix,
+        platform=args.platform,
         git_commit=batch.head_commit(repo.root),
-        extra_tags=parse_assignments(tuple(tags), "--tag"),
+        extra_tags=parse_assignments(args.tags, "--tag"),
     )
 
 
@@ -170,35 +185,13 @@ def write_atomically(path: Path, text: str) -> None:
 def command(
     state: State,
     names: tuple[str, ...],
-    registry: str | None,
-    efs_file_system_id: str | None,
-    efs_access_point_id: str | None,
-    data_host_path: str | None,
-    job_role_arn: str | None,
-    execution_role_arn: str | None,
-    log_group: str,
-    platform: str | None,
-    name_prefix: str,
-    tags: tuple[str, ...],
+    batch_args: BatchArgs,
     out: Path | None,
     as_json: bool,
 ) -> int:
     """Write one AWS Batch job definition per component NAME (all when none), checked with botocore."""
     repo = state.repo
-    options = make_options(
-        repo,
-        registry=registry,
-        efs_file_system_id=efs_file_system_id,
-        efs_access_point_id=efs_access_point_id,
-        data_host_path=data_host_path,
-        job_role_arn=job_role_arn,
-        execution_role_arn=execution_role_arn,
-        log_group=log_group,
-        platform=platform,
-        name_prefix=name_prefix,
-        tags=tags,
-    )
-    definitions = rendered(repo, names, options)
+    definitions = rendered(repo, names, make_options(repo, batch_args))
     out_dir = out if out is not None else repo.root / ".r2o" / "batch"
     out_dir.mkdir(parents=True, exist_ok=True)
     for definition in definitions:

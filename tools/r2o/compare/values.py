@@ -281,37 +281,9 @@ def scan_valid(
     return False, raw.size - n_valid, float(min(lo, hi)), float(max(lo, hi))
 
 
+# infinities and huge values legitimately produce inf/NaN intermediates; they are handled inside
+@np.errstate(invalid="ignore", over="ignore", divide="ignore")
 def evaluate(
-    stats: FieldStats,
-    a: Array,
-    b: Array,
-    positions: npt.NDArray[np.intp] | int,
-    ctx: ValueContext,
-    to_global: ToGlobal,
-    *,
-    check_invalid: bool = True,
-    b_range: bool = True,
-    count_changes: bool = False,
-) -> tuple[int, int]:
-    """Evaluate the rules on 1-D stored values ``a``/``b`` at ``positions`` (slab-local flat indices,
-    or the int offset of a contiguous block). Returns (positions valid on both sides, positions
-    invalid in ``a``). ``check_invalid=False`` promises that neither side holds fill or NaN."""
-    # infinities and huge values legitimately produce inf/NaN intermediates; they are handled below
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        return _evaluate(
-            stats,
-            a,
-            b,
-            positions,
-            ctx,
-            to_global,
-            check_invalid=check_invalid,
-            b_range=b_range,
-            count_changes=count_changes,
-        )
-
-
-def _evaluate(
     stats: FieldStats,
     a: Array,
     b: Array,
