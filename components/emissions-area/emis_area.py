@@ -15,7 +15,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import netCDF4
 import numpy as np
 from numpy.typing import NDArray
 
@@ -24,7 +23,8 @@ HERE = Path(__file__).resolve().parent
 for _libs in (HERE / "libs", HERE.parent.parent / "libs"):  # parents[1] fails for /app
     if (_libs / "aqdomain").is_dir() and str(_libs) not in sys.path:
         sys.path.insert(0, str(_libs))
-from aqdomain import domain, inventory, ioapi  # noqa: E402
+from aqdomain import domain, inventory, ioapi, wrfday  # noqa: E402
+from aqdomain.cli import EXIT_INPUT, InputFileError, day_argument, run_step  # noqa: E402
 
 VERSION = "1.0.0"
 SPECIES = ("NO", "NO2", "ROC")
@@ -36,42 +36,14 @@ VARIABLES = (
 )
 
 
-class InputFileError(Exception):
-    """A bad or missing input file; the message names the file, the field and what to do."""
-
-
 def check_met(path: Path, day: dt.date) -> list[dt.datetime]:
     """The 24 UTC hours of ``day``, after checking the wrfout holds them on the reference grid.
 
     Area emissions here do not depend on the weather; the wrfout fixes the day and the grid, so a run
     against the wrong meteorology fails loudly instead of producing a mismatched file.
     """
-    want = domain.hours_of_day(day)
-    try:
-        ds = netCDF4.Dataset(path)
-    except OSError as exc:
-        raise InputFileError(
-            f"{path}: cannot open as netCDF ({exc}); pass the wrf output wrfout_d01.nc"
-        ) from exc
-    with ds:
-        if "Times" not in ds.variables:
-            raise InputFileError(f"{path}: variable Times is missing; a wrfout file from wrf is expected")
-        times_var = ds.variables["Times"]
-        times_var.set_auto_chartostring(False)
-        stamps = {b"".join(row).decode() for row in np.asarray(times_var[:], dtype="S1")}
-        missing = [w for w in want if w.strftime("%Y-%m-%d_%H:%M:%S") not in stamps]
-        if missing:
-            raise InputFileError(
-                f"{path}: Times lacks {len(missing)} of the 24 hours of {day.isoformat()} (first missing "
-                f"{missing[0]:%Y-%m-%d_%H:%M:%S}); run wrf for this date or pass --date of the file's day"
-            )
-        grid = (len(ds.dimensions.get("south_north", ())), len(ds.dimensions.get("west_east", ())))
-        if grid != (domain.NROWS, domain.NCOLS):
-            raise InputFileError(
-                f"{path}: grid (south_north, west_east) = {grid}, the reference domain is "
-                f"({domain.NROWS}, {domain.NCOLS}); the wrf run must use the aqdomain grid"
-            )
-    return want
+    times, _ = wrfday.read_day(path, day)
+    return times
 
 
 def sector_mean_rates(sector: str) -> dict[str, NDArray[np.float64]]:
@@ -122,27 +94,15 @@ def run(day: dt.date, wrfout: Path, out: Path) -> dict[str, NDArray[np.float64]]
     return daily
 
 
-def _parse_date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"--date must be YYYY-MM-DD, got {text!r}") from exc
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emissions-area", description=__doc__.splitlines()[0])
-    parser.add_argument("--date", type=_parse_date, required=True, help="simulation day (UTC), YYYY-MM-DD")
+    parser.add_argument("--date", type=day_argument, required=True, help="simulation day (UTC), YYYY-MM-DD")
     parser.add_argument("--wrfout", type=Path, required=True, help="wrfout netCDF file holding the day")
     parser.add_argument("--out", type=Path, required=True, help="output I/O API file (emis_area.nc)")
     args = parser.parse_args(argv)
-    try:
-        daily = run(args.date, args.wrfout, args.out)
-    except InputFileError as exc:
-        print(f"emissions-area: error: {exc}", file=sys.stderr)
-        return 3
-    except OSError as exc:
-        print(f"emissions-area: error: cannot write {args.out}: {exc}", file=sys.stderr)
-        return 3
+    daily = run_step("emissions-area", args.out, lambda: run(args.date, args.wrfout, args.out))
+    if daily is None:
+        return EXIT_INPUT
     print(f"daily totals for {args.date.isoformat()} (kmol per day)")
     print(f"{'sector':<14}" + "".join(f"{sp:>10}" for sp in SPECIES))
     for sector, moles in daily.items():

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import netCDF4
 import numpy as np
 from numpy.typing import NDArray
 
@@ -24,7 +23,8 @@ for _libs in (HERE / "libs", HERE.parent.parent / "libs"):  # parents[1] fails f
     if (_libs / "aqdomain").is_dir() and str(_libs) not in sys.path:
         sys.path.insert(0, str(_libs))
 import guenther  # noqa: E402
-from aqdomain import domain, ioapi, surface  # noqa: E402
+from aqdomain import domain, ioapi, surface, wrfday  # noqa: E402
+from aqdomain.cli import EXIT_INPUT, day_argument, run_step  # noqa: E402
 
 VERSION = "1.0.0"
 
@@ -56,10 +56,6 @@ VARIABLES = (
 )
 
 
-class InputFileError(Exception):
-    """A bad or missing input file; the message names the file, the field and what to do."""
-
-
 @dataclass(frozen=True)
 class SurfaceMet:
     times: list[dt.datetime]  # the 24 UTC hours of the day
@@ -69,43 +65,8 @@ class SurfaceMet:
 
 def read_met(path: Path, day: dt.date) -> SurfaceMet:
     """T2 and SWDOWN for the 24 hours of ``day`` from a wrfout file (other hours are ignored)."""
-    want = domain.hours_of_day(day)
-    try:
-        ds = netCDF4.Dataset(path)
-    except OSError as exc:
-        raise InputFileError(
-            f"{path}: cannot open as netCDF ({exc}); pass the wrf output wrfout_d01.nc"
-        ) from exc
-    with ds:
-        for name in ("Times", "T2", "SWDOWN"):
-            if name not in ds.variables:
-                raise InputFileError(
-                    f"{path}: variable {name} is missing; a wrfout file from wrf is expected"
-                )
-        times_var = ds.variables["Times"]
-        times_var.set_auto_chartostring(False)  # raw (Time, DateStrLen) chars, whatever _Encoding says
-        stamps = [b"".join(row).decode() for row in np.asarray(times_var[:], dtype="S1")]
-        index = {s: k for k, s in enumerate(stamps)}
-        missing = [w for w in want if w.strftime("%Y-%m-%d_%H:%M:%S") not in index]
-        if missing:
-            raise InputFileError(
-                f"{path}: Times lacks {len(missing)} of the 24 hours of {day.isoformat()} (first missing "
-                f"{missing[0]:%Y-%m-%d_%H:%M:%S}, file holds {stamps[0] if stamps else 'nothing'} .. "
-                f"{stamps[-1] if stamps else ''}); run wrf for this date or pass --date of the file's day"
-            )
-        steps = [index[w.strftime("%Y-%m-%d_%H:%M:%S")] for w in want]
-        fields = {}
-        for name in ("T2", "SWDOWN"):
-            data = np.asarray(ds.variables[name][steps], dtype=np.float64)
-            if data.shape[1:] != (domain.NROWS, domain.NCOLS):
-                raise InputFileError(
-                    f"{path}: {name} has grid {data.shape[1:]}, the reference domain is "
-                    f"({domain.NROWS}, {domain.NCOLS}); the wrf run must use the aqdomain grid"
-                )
-            if not np.all(np.isfinite(data)):
-                raise InputFileError(f"{path}: {name} holds missing or non-finite values")
-            fields[name] = data
-    return SurfaceMet(times=want, t2=fields["T2"], swdown=fields["SWDOWN"])
+    times, fields = wrfday.read_day(path, day, ("T2", "SWDOWN"))
+    return SurfaceMet(times=times, t2=fields["T2"], swdown=fields["SWDOWN"])
 
 
 def emission_factors() -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -131,7 +92,8 @@ def biogenic_emissions(met: SurfaceMet) -> tuple[NDArray[np.float64], NDArray[np
     return iso[:, None], terp[:, None]
 
 
-def run(day: dt.date, wrfout: Path, out: Path) -> None:
+def run(day: dt.date, wrfout: Path, out: Path) -> Path:
+    """Write the day's biogenic emissions to ``out``; returns ``out``."""
     met = read_met(wrfout, day)
     iso, terp = biogenic_emissions(met)
     ioapi.write_gridded(
@@ -143,30 +105,17 @@ def run(day: dt.date, wrfout: Path, out: Path) -> None:
         upnam="EMIS_BIOGENIC",
         exec_id=f"emissions-biogenic {VERSION}",
     )
-
-
-def _parse_date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"--date must be YYYY-MM-DD, got {text!r}") from exc
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emissions-biogenic", description=__doc__.splitlines()[0])
-    parser.add_argument("--date", type=_parse_date, required=True, help="simulation day (UTC), YYYY-MM-DD")
+    parser.add_argument("--date", type=day_argument, required=True, help="simulation day (UTC), YYYY-MM-DD")
     parser.add_argument("--wrfout", type=Path, required=True, help="wrfout netCDF file holding the day")
     parser.add_argument("--out", type=Path, required=True, help="output I/O API file (emis_biogenic.nc)")
     args = parser.parse_args(argv)
-    try:
-        run(args.date, args.wrfout, args.out)
-    except InputFileError as exc:
-        print(f"emissions-biogenic: error: {exc}", file=sys.stderr)
-        return 3
-    except OSError as exc:
-        print(f"emissions-biogenic: error: cannot write {args.out}: {exc}", file=sys.stderr)
-        return 3
-    return 0
+    written = run_step("emissions-biogenic", args.out, lambda: run(args.date, args.wrfout, args.out))
+    return 0 if written is not None else EXIT_INPUT
 
 
 if __name__ == "__main__":

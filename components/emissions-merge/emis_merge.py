@@ -24,6 +24,7 @@ for _libs in (HERE / "libs", HERE.parent.parent / "libs"):  # parents[1] fails f
     if (_libs / "aqdomain").is_dir() and str(_libs) not in sys.path:
         sys.path.insert(0, str(_libs))
 from aqdomain import domain, ioapi  # noqa: E402
+from aqdomain.cli import EXIT_INPUT, InputFileError, day_argument, run_step  # noqa: E402
 
 VERSION = "1.0.0"
 SPECIES = ("NO", "NO2", "ROC")
@@ -54,10 +55,6 @@ GRID_ATTRIBUTES = {
     "YCELL": domain.DY,
     "VGTYP": domain.VGTYP,
 }
-
-
-class InputFileError(Exception):
-    """A bad or missing input file; the message names the file, the field and what to do."""
 
 
 @dataclass(frozen=True)
@@ -165,16 +162,9 @@ def run(day: dt.date, paths: Mapping[str, Path], out: Path) -> dict[str, dict[st
     return daily_moles(sectors)
 
 
-def _parse_date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"--date must be YYYY-MM-DD, got {text!r}") from exc
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emissions-merge", description=__doc__.splitlines()[0])
-    parser.add_argument("--date", type=_parse_date, required=True, help="simulation day (UTC), YYYY-MM-DD")
+    parser.add_argument("--date", type=day_argument, required=True, help="simulation day (UTC), YYYY-MM-DD")
     for name in SECTOR_MAPPING:
         parser.add_argument(
             f"--{name}", type=Path, required=True, help=f"emis_{name}.nc from emissions-{name}"
@@ -182,14 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output I/O API file (emis_merged.nc)")
     args = parser.parse_args(argv)
     paths = {name: getattr(args, name) for name in SECTOR_MAPPING}
-    try:
-        table = run(args.date, paths, args.out)
-    except InputFileError as exc:
-        print(f"emissions-merge: error: {exc}", file=sys.stderr)
-        return 3
-    except OSError as exc:
-        print(f"emissions-merge: error: cannot write {args.out}: {exc}", file=sys.stderr)
-        return 3
+    table = run_step("emissions-merge", args.out, lambda: run(args.date, paths, args.out))
+    if table is None:
+        return EXIT_INPUT
     print(f"daily totals for {args.date.isoformat()} (kmol per day; ROC in kmol C)")
     print(f"{'sector':<10}" + "".join(f"{sp:>12}" for sp in SPECIES))
     for name, row in {**table, "total": {sp: sum(r[sp] for r in table.values()) for sp in SPECIES}}.items():

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import netCDF4
 import numpy as np
 from numpy.typing import NDArray
 
@@ -26,7 +25,8 @@ for _libs in (HERE / "libs", HERE.parent.parent / "libs"):  # parents[1] fails f
     if (_libs / "aqdomain").is_dir() and str(_libs) not in sys.path:
         sys.path.insert(0, str(_libs))
 import plumerise  # noqa: E402
-from aqdomain import domain, inventory, ioapi  # noqa: E402
+from aqdomain import domain, inventory, ioapi, wrfday  # noqa: E402
+from aqdomain.cli import EXIT_INPUT, InputFileError, day_argument, run_step  # noqa: E402
 
 VERSION = "1.0.0"
 SPECIES = ("NO", "NO2", "ROC")
@@ -35,10 +35,6 @@ VARIABLES = (
     ioapi.Variable("NO2", "moles/s", "nitrogen dioxide from point sources (Briggs plume rise, layered)"),
     ioapi.Variable("ROC", "moles/s", "reactive organic compounds (moles of carbon) from point sources"),
 )
-
-
-class InputFileError(Exception):
-    """A bad or missing input file; the message names the file, the field and what to do."""
 
 
 @dataclass(frozen=True)
@@ -63,44 +59,10 @@ class PlumeHour:
 
 def read_met(path: Path, day: dt.date) -> SurfaceMet:
     """T2, 10 m wind speed and SWDOWN for the 24 hours of ``day`` from a wrfout file."""
-    want = domain.hours_of_day(day)
-    try:
-        ds = netCDF4.Dataset(path)
-    except OSError as exc:
-        raise InputFileError(
-            f"{path}: cannot open as netCDF ({exc}); pass the wrf output wrfout_d01.nc"
-        ) from exc
-    with ds:
-        for name in ("Times", "T2", "U10", "V10", "SWDOWN"):
-            if name not in ds.variables:
-                raise InputFileError(
-                    f"{path}: variable {name} is missing; a wrfout file from wrf is expected"
-                )
-        times_var = ds.variables["Times"]
-        times_var.set_auto_chartostring(False)
-        stamps = [b"".join(row).decode() for row in np.asarray(times_var[:], dtype="S1")]
-        index = {s: k for k, s in enumerate(stamps)}
-        missing = [w for w in want if w.strftime("%Y-%m-%d_%H:%M:%S") not in index]
-        if missing:
-            raise InputFileError(
-                f"{path}: Times lacks {len(missing)} of the 24 hours of {day.isoformat()} (first missing "
-                f"{missing[0]:%Y-%m-%d_%H:%M:%S}); run wrf for this date or pass --date of the file's day"
-            )
-        steps = [index[w.strftime("%Y-%m-%d_%H:%M:%S")] for w in want]
-        fields = {}
-        for name in ("T2", "U10", "V10", "SWDOWN"):
-            data = np.asarray(ds.variables[name][steps], dtype=np.float64)
-            if data.shape[1:] != (domain.NROWS, domain.NCOLS):
-                raise InputFileError(
-                    f"{path}: {name} has grid {data.shape[1:]}, the reference domain is "
-                    f"({domain.NROWS}, {domain.NCOLS}); the wrf run must use the aqdomain grid"
-                )
-            if not np.all(np.isfinite(data)):
-                raise InputFileError(f"{path}: {name} holds missing or non-finite values")
-            fields[name] = data
+    times, fields = wrfday.read_day(path, day, ("T2", "U10", "V10", "SWDOWN"))
     # U10/V10 are grid-relative; the speed does not depend on the rotation to earth axes
     return SurfaceMet(
-        times=want, t2=fields["T2"], wind10=np.hypot(fields["U10"], fields["V10"]), swdown=fields["SWDOWN"]
+        times=times, t2=fields["T2"], wind10=np.hypot(fields["U10"], fields["V10"]), swdown=fields["SWDOWN"]
     )
 
 
@@ -176,27 +138,15 @@ def summary(sources: Sequence[inventory.PointSource], plumes: list[list[PlumeHou
     return "\n".join(lines)
 
 
-def _parse_date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"--date must be YYYY-MM-DD, got {text!r}") from exc
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="emissions-point", description=__doc__.splitlines()[0])
-    parser.add_argument("--date", type=_parse_date, required=True, help="simulation day (UTC), YYYY-MM-DD")
+    parser.add_argument("--date", type=day_argument, required=True, help="simulation day (UTC), YYYY-MM-DD")
     parser.add_argument("--wrfout", type=Path, required=True, help="wrfout netCDF file holding the day")
     parser.add_argument("--out", type=Path, required=True, help="output I/O API file (emis_point.nc)")
     args = parser.parse_args(argv)
-    try:
-        plumes = run(args.date, args.wrfout, args.out)
-    except InputFileError as exc:
-        print(f"emissions-point: error: {exc}", file=sys.stderr)
-        return 3
-    except OSError as exc:
-        print(f"emissions-point: error: cannot write {args.out}: {exc}", file=sys.stderr)
-        return 3
+    plumes = run_step("emissions-point", args.out, lambda: run(args.date, args.wrfout, args.out))
+    if plumes is None:
+        return EXIT_INPUT
     print(summary(inventory.point_sources(), plumes))
     return 0
 

@@ -1,9 +1,10 @@
 """aqdomain: the shared reference domain of the AQcast components (see README.md).
 
 Import as ``import aqdomain`` with the folder holding ``aqdomain/`` on sys.path (/app/libs in images,
-/work/main/libs on the host). Modules: domain (grid, projection, layers, time), surface (terrain,
+<repo>/libs on the host). Modules: domain (grid, projection, layers, time), surface (terrain,
 land cover, population, zones, roads), inventory (point and area sources, profiles), solar (NOAA
-solar position), ioapi (Models-3 I/O API writer).
+solar position), ioapi (Models-3 I/O API writer), wrfday (one day of a wrfout file, checked), cli
+(the stages' --date argument and input-error reporting).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Put /work/main/libs on sys.path so ``import aqdomain`` works under --import-mode=importlib."""
+"""Put <repo>/libs on sys.path so ``import aqdomain`` works under --import-mode=importlib."""
 
 import sys
 from pathlib import Path
