@@ -28,8 +28,8 @@ lint: venv  ## ruff and mypy --strict
 	$(VENV)/bin/ruff format --check tools tests benchmarks components libs
 	$(VENV)/bin/mypy --strict tools/r2o
 
-unit: venv  ## The fast tier: no Docker, seconds
-	$(PYTEST) -q -m "not docker and not slow"
+unit: venv  ## The fast tier: no Docker, no services, in parallel
+	$(PYTEST) -q -n auto -m "not docker and not slow and not integration"
 
 test: venv lint engine  ## Everything: lint, unit tier, Docker tier
 	$(PYTEST) -q

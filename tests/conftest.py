@@ -12,6 +12,16 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+#: Fixtures that start a local service: a test using one belongs to the integration tier.
+SERVICE_FIXTURES = frozenset({"moto_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that starts a service `integration`: `make unit` leaves them to `make test`."""
+    for item in items:
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
 
 @pytest.fixture(autouse=True)
 def _docker_protection(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,10 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from r2o.pipeline import plan as planning
 from r2o.pipeline import spec
 from r2o.repo import Repository
 from tests.pipeline.conftest import R2O, make_repo, r2o, set_sleep
+
+pytestmark = pytest.mark.integration  # each test runs a whole pipeline of native processes
 
 RUN = ("pipeline", "run", "chain", "--start", "2024-07-15", "--days", "3", "--native")
 

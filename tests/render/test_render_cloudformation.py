@@ -66,14 +66,17 @@ def actions(node: Any) -> Iterator[str]:
             yield from actions(item)
 
 
+@pytest.mark.integration  # cfn-lint: seconds per template
 def test_cfn_lint_reports_nothing(repo_copy: Path, tmp_path: Path) -> None:
     lint(cloudformation.render(Repository(repo_copy)), tmp_path)
 
 
+@pytest.mark.integration  # cfn-lint: seconds per template
 def test_cfn_lint_reports_nothing_with_file_io_and_fargate(rich_repo: Path, tmp_path: Path) -> None:
     lint(cloudformation.render(Repository(rich_repo)), tmp_path)
 
 
+@pytest.mark.integration  # cfn-lint: seconds per template
 def test_cfn_lint_catches_a_broken_template(repo_copy: Path, tmp_path: Path) -> None:
     """The lint test can fail: a wrong enum value is reported."""
     template = cloudformation.render(Repository(repo_copy))
@@ -226,6 +229,7 @@ def test_cli_refuses_an_invalid_repository(repo_copy: Path, tmp_path: Path) -> N
     assert not out.exists()
 
 
+@pytest.mark.integration  # cfn-lint: seconds per template
 def test_the_repository_template_passes_cfn_lint(tmp_path: Path) -> None:
     """The template of this repository itself (every component and base image)."""
     template = cloudformation.render(Repository(REPO_ROOT))
