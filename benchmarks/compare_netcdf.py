@@ -139,7 +139,7 @@ def cdo_verdict(r: Run) -> str:
     return "differ" if any(counts) else "equal"
 
 
-def startup_costs(python: str) -> dict[str, float]:
+def startup_costs(python: str, env: dict[str, str]) -> dict[str, float]:
     snippets = {
         "python -c pass": "pass",
         "import numpy": "import numpy",
@@ -148,7 +148,7 @@ def startup_costs(python: str) -> dict[str, float]:
     }
     costs = {}
     for label, code in snippets.items():
-        best = min(run([python, "-c", code]).wall for _ in range(3))
+        best = min(run([python, "-c", code], env).wall for _ in range(3))
         costs[label] = best
     return costs
 
@@ -209,10 +209,15 @@ def timings(
     args: argparse.Namespace, ref: Path, same: Path, sparse: Path, dense: Path, workdir: Path
 ) -> None:
     env = dict(os.environ)
+    # as installed: Python caches compiled modules (a developer's PYTHONDONTWRITEBYTECODE=1 would make
+    # every run recompile r2o, ~30 ms); the first, untimed run below writes the cache
+    if env.pop("PYTHONDONTWRITEBYTECODE", None):
+        print("PYTHONDONTWRITEBYTECODE dropped for the timed runs (an installed r2o has its bytecode cached)")
     rss_file = workdir / "r2o-rss.txt"
     env["R2O_BENCH_RSS"] = str(rss_file)
+    run(r2o_cmd(ref, same), env, rss_file)  # warm-up: bytecode cache and page cache
     print("\nstartup (best of 3, wall):")
-    for label, cost in startup_costs(sys.executable).items():
+    for label, cost in startup_costs(sys.executable, env).items():
         print(f"  {label:<24} {cost * 1000:7.0f} ms")
 
     print(f"\n{'case':<10} {'tool':<12} {'wall s':>8} {'cpu s':>7} {'peak RSS MiB':>13} {'verdict':>8}")
