@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import traceback
 from pathlib import Path
 
 import click
@@ -77,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         code = UsageError.exit_code
     except R2OError as exc:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         err.print(f"r2o: error: {exc}", markup=False)
         code = exc.exit_code
     except KeyboardInterrupt:
@@ -85,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except Exception as exc:  # a bug in r2o itself: say so plainly
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         err.print(
             f"r2o: internal error: {type(exc).__name__}: {exc}\n"
             "  -> rerun with --debug and report the traceback",
@@ -93,3 +92,9 @@ def main(argv: list[str] | None = None) -> None:
         )
         code = INTERNAL_ERROR
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _print_traceback() -> None:
+    import traceback  # only under --debug
+
+    traceback.print_exc()

@@ -107,7 +107,7 @@ class _Progress:
         self.running: list[str] = []
         self.t0 = time.monotonic()
         if err.is_terminal:
-            self.live = Live(self, console=err, transient=True, refresh_per_second=4)
+            self.live = Live(self, console=err.console, transient=True, refresh_per_second=4)
 
     def __enter__(self) -> _Progress:
         if self.live is not None:
