@@ -66,6 +66,19 @@ def test_validate_reports_every_problem(repo_copy: Path) -> None:
     )
 
 
+def test_validate_a_path_or_a_name_and_refuse_what_does_not_exist(repo_copy: Path) -> None:
+    (repo_copy / "components" / "empty").mkdir()  # a problem outside the folders asked about
+    for target in ("components/identity-matrix", "identity-matrix", "base-images/debian", "debian"):
+        proc = r2o("validate", target, cwd=repo_copy)
+        assert proc.returncode == 0, (target, proc.stderr)
+        assert "ok:" in proc.stdout
+    proc = r2o("validate", "identity-matrx", cwd=repo_copy)
+    assert_clean_error(proc, 4, "identity-matrx: no such path, component, base image or pipeline", "identity-matrix")
+    assert proc.stdout == ""  # never "ok" for something that was not checked
+    proc = r2o("validate", "empty", cwd=repo_copy)
+    assert_clean_error(proc, 3, "components/empty")
+
+
 def test_validate_json(repo_copy: Path) -> None:
     (repo_copy / "components" / "empty").mkdir()
     proc = r2o("validate", "--json", cwd=repo_copy)
