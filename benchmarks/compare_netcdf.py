@@ -14,6 +14,7 @@ raised with ``rellim``, or ``rellim`` alone changes nothing). The r2o peak RSS i
 plus its largest worker (an upper bound: forked workers share pages with their parent).
 
     .venv/bin/python benchmarks/compare_netcdf.py [--size-mib 1024] [--repeat 3] [--workdir DIR] [--busy N]
+        [--format netcdf4|classic]
 
 Goals: sparse <= 0.5x cdo's wall time, dense <= 1.0x, peak RSS <= 256 MiB, same verdicts.
 """
@@ -59,17 +60,22 @@ def shape_for(size_mib: float) -> tuple[int, int, int, int]:
     return (1, max(1, round(nl * size_mib / STEP_MIB)), ny, nx)
 
 
-def write_reference(path: Path, shape: tuple[int, ...], dense_from: Path | None = None) -> None:
+def write_reference(
+    path: Path, shape: tuple[int, ...], dense_from: Path | None = None, fmt: str = "NETCDF4"
+) -> None:
     """Write the reference file, or (dense_from) a copy of it with every value scaled by 1+1e-6."""
     rng = np.random.default_rng(20240715)
     src = netCDF4.Dataset(dense_from) if dense_from else None
-    with netCDF4.Dataset(path, "w", format="NETCDF4") as ds:
+    classic = fmt.startswith("NETCDF3")
+    with netCDF4.Dataset(path, "w", format=fmt) as ds:
         for name, n in zip(("time", "lev", "y", "x"), shape, strict=True):
-            ds.createDimension(name, n)
+            # classic files as models write them: time is the record dimension
+            ds.createDimension(name, None if classic and name == "time" else n)
         time_var = ds.createVariable("time", "f8", ("time",))
         time_var.units = "hours since 2024-07-15 00:00:00"
         time_var[:] = np.arange(shape[0], dtype=np.float64)
-        out = {n: ds.createVariable(n, "f4", ("time", "lev", "y", "x"), contiguous=True) for n in VARIABLES}
+        layout = {} if classic else {"contiguous": True}
+        out = {n: ds.createVariable(n, "f4", ("time", "lev", "y", "x"), **layout) for n in VARIABLES}
         for t in range(shape[0]):
             for name, (offset, span) in VARIABLES.items():
                 if src is not None:
@@ -162,6 +168,12 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     parser.add_argument(
+        "--format",
+        choices=["netcdf4", "classic"],
+        default="netcdf4",
+        help="netCDF-4 (default; the goals) or classic CDF-2 with time as the record dimension",
+    )
+    parser.add_argument(
         "--busy",
         type=int,
         default=0,
@@ -176,15 +188,19 @@ def main() -> None:
     shape = shape_for(args.size_mib)
     ref, same, sparse, dense = (workdir / f"{n}.nc" for n in ("ref", "identical", "sparse", "dense"))
     t0 = time.perf_counter()
-    write_reference(ref, shape)
+    fmt = "NETCDF3_64BIT_OFFSET" if args.format == "classic" else "NETCDF4"
+    write_reference(ref, shape, fmt=fmt)
     shutil.copyfile(ref, same)
     write_sparse(ref, sparse, shape)
-    write_reference(dense, shape, dense_from=ref)
+    write_reference(dense, shape, dense_from=ref, fmt=fmt)
     generated = time.perf_counter() - t0
     # the kernel writes the new files back in the background: let it finish before timing, or its
     # flusher threads take CPU from whichever tool happens to run at the time
     os.sync()
-    print(f"files: {shape} x 3 float32 variables, {ref.stat().st_size / 2**20:.0f} MiB each, in {workdir}")
+    print(
+        f"files ({fmt}): {shape} x 3 float32 variables, {ref.stat().st_size / 2**20:.0f} MiB each,"
+        f" in {workdir}"
+    )
     print(
         f"generated in {generated:.1f} s; load average {os.getloadavg()[0]:.2f};"
         f" {len(os.sched_getaffinity(0))} CPUs available"

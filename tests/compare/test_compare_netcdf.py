@@ -523,3 +523,102 @@ def test_unwritten_contiguous_variable_falls_back(tmp_path: Path) -> None:
             ds.createVariable("never", "f4", ("x",))  # no data written: HDF5 has no extent for it
     report = only_field(compare(tmp_path / "a.nc", tmp_path / "b.nc"))
     assert report.equal and report.size == 4
+
+
+def test_extent_runs_split_record_variables_at_record_boundaries() -> None:
+    from r2o.compare.extents import Extent
+
+    flat = Extent(offset=100, nbytes=40, order=">")
+    assert list(flat.runs(8, 12)) == [(108, 12, 0)]
+    rec = Extent(offset=100, nbytes=30, order=">", record_bytes=10, record_stride=16)
+    # bytes 5..24 of the variable: the end of record 0, all of record 1, the start of record 2
+    assert list(rec.runs(5, 20)) == [(105, 5, 0), (116, 10, 5), (132, 5, 15)]
+
+
+def _classic_pair(tmp_path: Path, fmt: str, seed: int) -> tuple[Path, Path]:
+    """Record variables of several types and odd sizes (record padding), a fixed variable, and a
+    perturbed copy: the perturbations fall on record, record-boundary and fixed data."""
+    rng = np.random.default_rng(seed)
+    data = {
+        "T": rng.random((5, 3, 7)).astype(np.float32),
+        "NX": rng.integers(-500, 500, (5, 7)).astype(np.int16),  # 14 bytes per record: padded to 16
+        "FLAG": rng.integers(-100, 100, (5, 3)).astype(np.int8),  # 3 bytes per record: padded to 4
+        "Z": rng.random((3, 7)),  # fixed-size float64
+        "time": np.arange(5, dtype=np.float64),
+    }
+    dims = {
+        "T": ("time", "y", "x"),
+        "NX": ("time", "x"),
+        "FLAG": ("time", "y"),
+        "Z": ("y", "x"),
+        "time": ("time",),
+    }
+    paths = []
+    for name in ("a.nc", "b.nc"):
+        with netCDF4.Dataset(tmp_path / name, "w", format=fmt) as ds:
+            ds.createDimension("time", None)
+            ds.createDimension("y", 3)
+            ds.createDimension("x", 7)
+            for var, values in data.items():
+                v = ds.createVariable(var, values.dtype, dims[var])
+                v.set_auto_maskandscale(False)
+                v[...] = values
+        paths.append(tmp_path / name)
+        data = {k: v.copy() for k, v in data.items()}
+        data["T"][4, 2, 6] += np.float32(0.25)  # the very last value of T
+        data["T"][1, 0, 0] = np.float32(np.nan)
+        data["NX"][2, 3] += 1
+        data["FLAG"][0, 0] += 1  # the first byte of the record section
+        data["Z"][2, 6] *= 2.0
+    return paths[0], paths[1]
+
+
+@pytest.mark.parametrize("fmt", ["NETCDF3_CLASSIC", "NETCDF3_64BIT_OFFSET", "NETCDF3_64BIT_DATA"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_classic_variables_are_read_directly_and_agree_with_netcdf4(
+    tmp_path: Path, fmt: str, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = _classic_pair(tmp_path, fmt, seed)
+    seen: dict[str, bool] = {}
+    real = nc_module.run_plans
+
+    def spy(a_: Path, b_: Path, plans: Any) -> Any:
+        seen.update({p.name: p.raw for p in plans})
+        return real(a_, b_, plans)
+
+    monkeypatch.setattr(nc_module, "run_plans", spy)
+    direct = compare(a, b).to_dict()
+    assert seen == {"T": True, "NX": True, "FLAG": True, "Z": True, "time": True}
+    monkeypatch.setenv("R2O_COMPARE_RAW", "0")
+    through_netcdf4 = compare(a, b).to_dict()
+    assert not any(seen.values())
+    assert direct == through_netcdf4
+    fields = {f["name"]: f for f in direct["fields"]}
+    assert fields["T"]["differing"] == 2 and fields["T"]["worst"]["index"] == [4, 2, 6]
+    assert fields["NX"]["first"]["index"] == [2, 3]
+    assert fields["FLAG"]["first"]["index"] == [0, 0]
+    assert fields["Z"]["first"]["index"] == [2, 6]
+    assert fields["time"]["equal"]
+
+
+def test_a_single_record_variable_is_not_padded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # alone in the record section, a 3-byte record is not padded to 4 (classic format specification)
+    x = np.arange(15, dtype=np.int8).reshape(5, 3)
+    paths = []
+    for name, values in (("a.nc", x), ("b.nc", np.where(x == 13, 99, x).astype(np.int8))):
+        with netCDF4.Dataset(tmp_path / name, "w", format="NETCDF3_CLASSIC") as ds:
+            ds.createDimension("time", None)
+            ds.createDimension("y", 3)
+            v = ds.createVariable("B", "i1", ("time", "y"))
+            v.set_auto_maskandscale(False)
+            v[...] = values
+        paths.append(tmp_path / name)
+    from r2o.compare.classic import extents
+
+    extent = extents(paths[0], ["/B"])["/B"]
+    assert (extent.record_bytes, extent.record_stride, extent.nbytes) == (3, 3, 15)
+    direct = compare(*paths)
+    report = only_field(direct)
+    assert report.differing == 1 and report.first is not None and report.first.index == (4, 1)
+    monkeypatch.setenv("R2O_COMPARE_RAW", "0")
+    assert compare(*paths).to_dict() == direct.to_dict()

@@ -1,18 +1,23 @@
-"""Truncation check for classic netCDF files (CDF-1, CDF-2, CDF-5).
+"""The layout of classic netCDF files (CDF-1, CDF-2, CDF-5): truncation check and data extents.
 
 The netCDF library reads a classic file whose data section was cut short without complaint (the
 missing values come back as fill), so the header is parsed here to learn where the data of each
-variable ends and the file size is checked against it. Format: the NetCDF Classic Format
-Specification (header = magic numrecs dim_list gatt_list var_list, big-endian).
+variable ends and the file size is checked against it. The same parse gives each variable's
+:class:`~r2o.compare.extents.Extent`, so the compare engine reads values directly. Format: the
+NetCDF Classic Format Specification (header = magic numrecs dim_list gatt_list var_list; all
+values big-endian; record variables interleaved record by record).
 """
 
 from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from r2o.compare.extents import Extent
 from r2o.errors import CannotCompareError
 
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 4, 6: 8, 7: 1, 8: 2, 9: 4, 10: 8, 11: 8}
@@ -43,8 +48,10 @@ class _Header:
     def skip(self, n: int) -> None:
         self.f.seek(n, 1)
 
-    def name(self) -> None:
-        self.skip(_pad(self.count()))
+    def name(self) -> str:
+        n = self.count()
+        raw = self.f.read(_pad(n))
+        return raw[:n].decode("utf-8", "replace")
 
     def attributes(self) -> None:
         self._int(4)  # NC_ATTRIBUTE tag or ABSENT
@@ -58,8 +65,30 @@ def _pad(n: int) -> int:
     return (n + 3) // 4 * 4
 
 
-def expected_size(path: Path) -> int | None:
-    """Bytes a classic file must have for all its data to be present; None when not knowable."""
+@dataclass(frozen=True)
+class _Variable:
+    name: str
+    record: bool
+    begin: int
+    nbytes: int  # all values of a fixed-size variable; one record's values of a record variable
+
+
+@dataclass(frozen=True)
+class _Layout:
+    numrecs: int | None  # None while a streaming writer has not recorded the count
+    variables: tuple[_Variable, ...]
+
+    @property
+    def record_stride(self) -> int:
+        """Bytes of one record: each record variable's share padded to 4 bytes, unless it is alone."""
+        records = [v for v in self.variables if v.record]
+        if len(records) == 1:
+            return records[0].nbytes
+        return sum(_pad(v.nbytes) for v in records)
+
+
+def _layout(path: Path) -> _Layout | None:
+    """The header of a classic file; None when it is not one."""
     with path.open("rb") as f:
         h = _Header(f, path)
         if h.version not in (1, 2, 5):
@@ -72,29 +101,61 @@ def expected_size(path: Path) -> int | None:
             dims.append(h.count())
         h.attributes()
         h._int(4)  # NC_VARIABLE tag or ABSENT
-        variables: list[tuple[bool, int, int, int]] = []  # (record, vsize, begin, data bytes)
+        variables: list[_Variable] = []
         for _ in range(h.count()):
-            h.name()
+            name = h.name()
             dimids = [h.count() for _ in range(h.count())]
             h.attributes()
             size = _TYPE_SIZES.get(h._int(4), 1)
-            vsize = h.count()
+            h.count()  # vsize: recomputed from the shape, it saturates for variables over 4 GiB
             begin = h._int(4 if h.version == 1 else 8)
             record = bool(dimids) and dimids[0] < len(dims) and dims[dimids[0]] == 0
             shape = [dims[i] for i in dimids[1:]] if record else [dims[i] for i in dimids if i < len(dims)]
-            variables.append((record, vsize, begin, math.prod(shape) * size))
-    if numrecs == _STREAMING and not h.wide:
+            variables.append(_Variable(name, record, begin, math.prod(shape) * size))
+    streaming = numrecs == _STREAMING and not h.wide
+    return _Layout(None if streaming else numrecs, tuple(variables))
+
+
+def expected_size(path: Path) -> int | None:
+    """Bytes a classic file must have for all its data to be present; None when not knowable."""
+    layout = _layout(path)
+    if layout is None or layout.numrecs is None:
         return None
-    records = [v for v in variables if v[0]]
-    recsize = records[0][3] if len(records) == 1 else sum(v[1] for v in records)
     end = 0
-    for record, _, begin, nbytes in variables:
-        if record:
-            if numrecs:
-                end = max(end, begin + (numrecs - 1) * recsize + nbytes)
+    for v in layout.variables:
+        if v.record:
+            if layout.numrecs:
+                end = max(end, v.begin + (layout.numrecs - 1) * layout.record_stride + v.nbytes)
         else:
-            end = max(end, begin + nbytes)
+            end = max(end, v.begin + v.nbytes)
     return end
+
+
+def extents(path: Path, names: Iterable[str]) -> dict[str, Extent]:
+    """Extents of the named variables ("/name"); a record variable only when the record count is known."""
+    try:
+        layout = _layout(path)
+    except (OSError, struct.error, CannotCompareError):
+        return {}
+    if layout is None:
+        return {}
+    wanted = set(names)
+    found: dict[str, Extent] = {}
+    for v in layout.variables:
+        key = "/" + v.name
+        if key not in wanted:
+            continue
+        if not v.record:
+            found[key] = Extent(v.begin, v.nbytes, ">")
+        elif layout.numrecs is not None and v.nbytes > 0:
+            found[key] = Extent(
+                v.begin,
+                layout.numrecs * v.nbytes,
+                ">",
+                record_bytes=v.nbytes,
+                record_stride=layout.record_stride,
+            )
+    return found
 
 
 def check_complete(path: Path) -> None:

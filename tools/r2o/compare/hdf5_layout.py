@@ -15,23 +15,15 @@ import ctypes
 import os
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+
+from r2o.compare.extents import Extent
 
 _HADDR_UNDEF = 2**64 - 1
 _H5F_ACC_RDONLY = 0
 _H5P_DEFAULT = 0
 _H5T_ORDER_LE = 0
 _H5T_ORDER_BE = 1
-
-
-@dataclass(frozen=True)
-class Extent:
-    """One dataset's bytes: ``nbytes`` from ``offset``, stored in ``order`` (``<`` or ``>``)."""
-
-    offset: int
-    nbytes: int
-    order: str
 
 
 _LIB: ctypes.CDLL | None = None

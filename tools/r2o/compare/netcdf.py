@@ -6,10 +6,12 @@ Values: every variable present in both files with the same shape is read in slab
 :data:`r2o.compare.values.SLAB_BYTES` per file (aligned on HDF5 chunks) and compared by
 :func:`r2o.compare.values.process_slab`, so memory stays bounded whatever the file size.
 
-Reading: a variable stored contiguously in both netCDF-4 files is read with ``pread`` at the byte
-extent HDF5 reports for it (:mod:`r2o.compare.hdf5_layout`), after its first and last values read
-that way were checked against netCDF4's; every other variable is read through netCDF4 with
-automatic masking and scaling off (fill values and packing are applied by the rules instead).
+Reading: a variable whose values lie uncompressed in both files is read with ``pread`` at the byte
+extents HDF5 reports for a contiguous netCDF-4 dataset (:mod:`r2o.compare.hdf5_layout`) or the
+classic header gives (:mod:`r2o.compare.classic`; record variables record by record; big-endian
+values swapped in place), after its first and last values read that way were checked against
+netCDF4's; every other variable is read through netCDF4 with automatic masking and scaling off
+(fill values and packing are applied by the rules instead).
 Classic files are checked for truncation first (:mod:`r2o.compare.classic`). Large files are split
 among forked worker processes (one per available core, at most :data:`MAX_WORKERS`);
 ``R2O_COMPARE_WORKERS=1`` turns that off, ``R2O_COMPARE_RAW=0`` the direct reads.
@@ -31,12 +33,16 @@ from typing import Any
 import netCDF4
 import numpy as np
 
+from r2o.compare import classic
 from r2o.compare.classic import check_complete
-from r2o.compare.hdf5_layout import Extent, contiguous_extents
+from r2o.compare.extents import Extent
+from r2o.compare.hdf5_layout import contiguous_extents
 from r2o.compare.report import Comparison, Difference, FieldReport, Location
 from r2o.compare.rules import CompareRules
 from r2o.compare.values import FieldStats, Point, ValueContext, kind_of, process_slab, slab_shape
 from r2o.errors import CannotCompareError, R2OError
+
+_NATIVE = "<" if sys.byteorder == "little" else ">"
 
 #: Below this many bytes of variable data a single process is faster than forking workers.
 PARALLEL_MIN_BYTES = 64 << 20
@@ -59,8 +65,8 @@ class VariablePlan:
     ctx: ValueContext
     dtype: str
     dims: tuple[str, ...]
-    # direct reads of contiguous netCDF-4 data (see hdf5_layout): probes taken through netCDF4,
-    # then the byte extents in each file once HDF5 has located them
+    # direct reads of uncompressed data (see extents): probes taken through netCDF4, then the byte
+    # extents in each file once HDF5 or the classic header has located them
     probes: tuple[bytes, bytes, bytes, bytes] | None = None  # a first, a last, b first, b last
     raw_a: Extent | None = None
     raw_b: Extent | None = None
@@ -100,10 +106,11 @@ def compare_netcdf(a: Path, b: Path, rules: CompareRules) -> Comparison:
     plans: list[VariablePlan] = []
     notes: list[str] = []
     with _open(a) as da, _open(b) as db:
-        if da.data_model != db.data_model:  # the storage format alone does not change the content
-            notes.append(f"file formats differ: a is {da.data_model}, b is {db.data_model}")
+        models = (str(da.data_model), str(db.data_model))
+        if models[0] != models[1]:  # the storage format alone does not change the content
+            notes.append(f"file formats differ: a is {models[0]}, b is {models[1]}")
         _compare_group(da, db, "/", rules, differences, plans)
-    plans = _locate_raw(a, b, plans)
+    plans = _locate_raw((a, b), models, plans)
 
     stats = run_plans(a, b, plans)
     fields: list[FieldReport] = []
@@ -301,14 +308,12 @@ def _plan(va: Any, vb: Any, path: str, rules: CompareRules) -> VariablePlan:
         and dta.kind in "fiu"
         and va.ndim >= 1
         and all(n > 0 for n in va.shape)
-        and chunks == "contiguous"
-        and vb.chunking() == "contiguous"
+        and chunks in ("contiguous", None)  # None: classic files, never chunked
+        and vb.chunking() in ("contiguous", None)
     ):
-        k = min(16, va.shape[-1])
-        head = (0,) * (va.ndim - 1) + (slice(0, k),)
-        tail = (*(n - 1 for n in va.shape[:-1]), slice(va.shape[-1] - k, va.shape[-1]))
+        keys = _probe_keys(tuple(va.shape))
         try:
-            probes = tuple(np.ascontiguousarray(v[key]).tobytes() for v in (va, vb) for key in (head, tail))
+            probes = tuple(np.ascontiguousarray(v[key]).tobytes() for v in (va, vb) for key in keys)
         except (OSError, RuntimeError, IndexError, ValueError):
             probes = None  # the value pass will read this variable and report what is wrong
     return VariablePlan(
@@ -323,6 +328,14 @@ def _plan(va: Any, vb: Any, path: str, rules: CompareRules) -> VariablePlan:
         dims=tuple(va.dimensions),
         probes=probes,  # type: ignore[arg-type]
     )
+
+
+def _probe_keys(shape: tuple[int, ...]) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+    """The first and the last (up to) 16 values of a variable, as slabs."""
+    k = min(16, shape[-1])
+    head = (*(slice(0, 1) for _ in shape[:-1]), slice(0, k))
+    tail = (*(slice(n - 1, n) for n in shape[:-1]), slice(shape[-1] - k, shape[-1]))
+    return head, tail
 
 
 # ---------------------------------------------------------------- running the value comparison
@@ -421,41 +434,52 @@ def _collect(proc: Any, receiver: Connection) -> dict[int, FieldStats]:
     return result
 
 
-def _locate_raw(a: Path, b: Path, plans: list[VariablePlan]) -> list[VariablePlan]:
-    """Attach byte extents to the plans whose data HDF5 reports contiguous in both files, and
-    whose first and last values read directly match what netCDF4 read (else: no extents)."""
+def _locate_raw(
+    paths: tuple[Path, Path], models: tuple[str, str], plans: list[VariablePlan]
+) -> list[VariablePlan]:
+    """Attach byte extents to the plans whose values lie uncompressed in both files, and whose first
+    and last values read directly match what netCDF4 read (else: no extents, netCDF4 reads them)."""
     wanted = [p.path for p in plans if p.probes is not None]
     if not wanted:
         return plans
-    ext_a = contiguous_extents(a, wanted)
-    ext_b = contiguous_extents(b, wanted) if ext_a else {}
-    native = "<" if sys.byteorder == "little" else ">"
+    ext_a = _extents(paths[0], models[0], wanted)
+    ext_b = _extents(paths[1], models[1], wanted) if ext_a else {}
     located: list[VariablePlan] = []
-    with open(a, "rb") as fa, open(b, "rb") as fb:
+    readers = (_RawReader(paths[0]), _RawReader(paths[1]))
+    try:
         for plan in plans:
             ea, eb = ext_a.get(plan.path), ext_b.get(plan.path)
-            size = math.prod(plan.shape) * plan.itemsize
             if (
                 plan.probes is None
                 or ea is None
                 or eb is None
-                or not (ea.nbytes == eb.nbytes == size)
-                or not (ea.order == eb.order == native)
+                or not (ea.nbytes == eb.nbytes == plan.nbytes)
+                or not {ea.order, eb.order} <= {"<", ">"}
             ):
                 located.append(plan)
                 continue
-            k = len(plan.probes[0])
-            probes = (
-                os.pread(fa.fileno(), k, ea.offset),
-                os.pread(fa.fileno(), k, ea.offset + size - k),
-                os.pread(fb.fileno(), k, eb.offset),
-                os.pread(fb.fileno(), k, eb.offset + size - k),
-            )
-            if probes == plan.probes:
-                located.append(replace(plan, raw_a=ea, raw_b=eb))
-            else:
-                located.append(plan)
+            dtype = np.dtype(plan.dtype)
+            try:
+                probes = tuple(
+                    reader.read(extent, plan, key, dtype).tobytes()
+                    for reader, extent in zip(readers, (ea, eb), strict=True)
+                    for key in _probe_keys(plan.shape)
+                )
+            except CannotCompareError:
+                probes = ()
+            located.append(replace(plan, raw_a=ea, raw_b=eb) if probes == plan.probes else plan)
+    finally:
+        for reader in readers:
+            reader.close()
     return located
+
+
+def _extents(path: Path, model: str, names: list[str]) -> dict[str, Extent]:
+    if os.environ.get("R2O_COMPARE_RAW", "1") == "0":
+        return {}
+    if model.startswith("NETCDF3"):
+        return classic.extents(path, names)
+    return contiguous_extents(path, names)
 
 
 class _RawReader:
@@ -473,15 +497,19 @@ class _RawReader:
         if self.buffer.size < nbytes:
             self.buffer = np.empty(nbytes, dtype=np.uint8)
         view = self.buffer.data[:nbytes]
-        done = 0
-        while done < nbytes:
-            got = os.preadv(self.fd, [view[done:]], extent.offset + start * plan.itemsize + done)
-            if got <= 0:
-                raise CannotCompareError(
-                    f"{self.path}: variable {plan.name}: the file ends inside its data", hint=_HINT
-                )
-            done += got
-        return self.buffer[:nbytes].view(dtype).reshape(shape)
+        for offset, length, at in extent.runs(start * plan.itemsize, nbytes):
+            done = 0
+            while done < length:
+                got = os.preadv(self.fd, [view[at + done : at + length]], offset + done)
+                if got <= 0:
+                    raise CannotCompareError(
+                        f"{self.path}: variable {plan.name}: the file ends inside its data", hint=_HINT
+                    )
+                done += got
+        values = self.buffer[:nbytes].view(dtype)
+        if extent.order != _NATIVE:
+            values.byteswap(inplace=True)  # the reused buffer holds this slab only: swap in place
+        return values.reshape(shape)
 
     def close(self) -> None:
         os.close(self.fd)
