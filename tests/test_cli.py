@@ -73,7 +73,9 @@ def test_validate_a_path_or_a_name_and_refuse_what_does_not_exist(repo_copy: Pat
         assert proc.returncode == 0, (target, proc.stderr)
         assert "ok:" in proc.stdout
     proc = r2o("validate", "identity-matrx", cwd=repo_copy)
-    assert_clean_error(proc, 4, "identity-matrx: no such path, component, base image or pipeline", "identity-matrix")
+    assert_clean_error(
+        proc, 4, "identity-matrx: no such path, component, base image or pipeline", "identity-matrix"
+    )
     assert proc.stdout == ""  # never "ok" for something that was not checked
     proc = r2o("validate", "empty", cwd=repo_copy)
     assert_clean_error(proc, 3, "components/empty")
