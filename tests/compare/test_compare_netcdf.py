@@ -622,3 +622,29 @@ def test_a_single_record_variable_is_not_padded(tmp_path: Path, monkeypatch: pyt
     assert report.differing == 1 and report.first is not None and report.first.index == (4, 1)
     monkeypatch.setenv("R2O_COMPARE_RAW", "0")
     assert compare(*paths).to_dict() == direct.to_dict()
+
+
+def test_big_endian_netcdf4_data_is_read_directly(
+    tmp_path: Path, field: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = []
+    for name, values in (("a.nc", field), ("b.nc", np.where(field > 1.9, field + 1, field))):
+        with netCDF4.Dataset(tmp_path / name, "w") as ds:
+            for i, n in enumerate(values.shape):
+                ds.createDimension(f"d{i}", n)
+            v = ds.createVariable("T", ">f4", ("d0", "d1", "d2"), contiguous=True, endian="big")
+            v[...] = values
+        paths.append(tmp_path / name)
+    seen: list[bool] = []
+    real = nc_module.run_plans
+
+    def spy(a_: Path, b_: Path, plans: Any) -> Any:
+        seen.extend(p.raw for p in plans)
+        return real(a_, b_, plans)
+
+    monkeypatch.setattr(nc_module, "run_plans", spy)
+    direct = compare(*paths).to_dict()
+    monkeypatch.setenv("R2O_COMPARE_RAW", "0")
+    assert compare(*paths).to_dict() == direct
+    assert seen == [True, False]
+    assert direct["fields"][0]["differing"] == int((field > 1.9).sum()) > 0

@@ -80,6 +80,11 @@ class VariablePlan:
         return self.path.lstrip("/")
 
     @property
+    def native_dtype(self) -> np.dtype[Any]:
+        """The stored type in this machine's byte order: what direct reads return."""
+        return np.dtype(self.dtype).newbyteorder("=")
+
+    @property
     def grid(self) -> tuple[int, ...]:
         return tuple(math.ceil(n / s) if s else 0 for n, s in zip(self.shape, self.slab, strict=True))
 
@@ -313,7 +318,10 @@ def _plan(va: Any, vb: Any, path: str, rules: CompareRules) -> VariablePlan:
     ):
         keys = _probe_keys(tuple(va.shape))
         try:
-            probes = tuple(np.ascontiguousarray(v[key]).tobytes() for v in (va, vb) for key in keys)
+            native = dta.newbyteorder("=")  # direct reads swap to native order; so do the probes
+            probes = tuple(
+                np.ascontiguousarray(v[key], dtype=native).tobytes() for v in (va, vb) for key in keys
+            )
         except (OSError, RuntimeError, IndexError, ValueError):
             probes = None  # the value pass will read this variable and report what is wrong
     return VariablePlan(
@@ -458,7 +466,7 @@ def _locate_raw(
             ):
                 located.append(plan)
                 continue
-            dtype = np.dtype(plan.dtype)
+            dtype = plan.native_dtype
             try:
                 probes = tuple(
                     reader.read(extent, plan, key, dtype).tobytes()
@@ -528,7 +536,7 @@ def _work(a: Path, b: Path, plans: Sequence[VariablePlan], share: list[Unit]) ->
                     readers = [_RawReader(a), _RawReader(b)]
                     for reader in readers:
                         stack.callback(reader.close)
-                dtype = np.dtype(plan.dtype)
+                dtype = plan.native_dtype
                 for ordinal in range(first, end):
                     key = plan.slab_key(ordinal)
                     xa = readers[0].read(plan.raw_a, plan, key, dtype)
@@ -562,6 +570,8 @@ def _read(var: Any, key: tuple[slice, ...], path: Path, plan: VariablePlan) -> A
             f"{path}: variable {plan.name}: cannot read values {_describe_key(key)}: {exc}", hint=_HINT
         ) from exc
     data = np.asarray(data)
+    if data.dtype.byteorder not in ("=", "|"):  # as direct reads do: arithmetic in native order
+        data = data.astype(data.dtype.newbyteorder("="))
     if data.shape != tuple(s.stop - s.start for s in key):
         data = data.reshape(tuple(s.stop - s.start for s in key))
     return data
