@@ -1,8 +1,9 @@
 """Mutation test: every single-value perturbation above tolerance is caught, none below is flagged.
 
-200 random perturbations of one value each (relative or absolute, NaN, sign flips, across
-magnitudes from 1e-3 to 1e3 and exact zeros) must each make the comparison fail at exactly that
-position; 200 perturbations inside the tolerance (but never bit-identical) must all pass.
+In netCDF-4 and in classic files, 200 random perturbations of one value each (relative or absolute,
+NaN, sign flips, across magnitudes from 1e-3 to 1e3 and exact zeros) must each make the comparison
+fail at exactly that position; 200 perturbations inside the tolerance (but never bit-identical) must
+all pass.
 """
 
 from __future__ import annotations
@@ -26,16 +27,19 @@ def within(x: float, y: float) -> bool:
     return abs(x - y) <= ATOL + RTOL * max(abs(x), abs(y))
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+@pytest.fixture(scope="module", params=["NETCDF4", "NETCDF3_64BIT_OFFSET"])
+def base(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> tuple[Path, np.ndarray]:
+    """netCDF-4 (contiguous HDF5 datasets) and classic CDF-2 with d0 as the record dimension: both
+    take the direct-read path, the classic one record by record with the variables interleaved."""
     rng = np.random.default_rng(2024)
     values = rng.normal(size=SHAPE) * 10.0 ** rng.uniform(-3, 3, size=SHAPE)
     values[rng.random(SHAPE) < 0.02] = 0.0
     data = values.astype(np.float32)
     path = tmp_path_factory.mktemp("mutation") / "a.nc"
-    with netCDF4.Dataset(path, "w") as ds:
+    classic = request.param.startswith("NETCDF3")
+    with netCDF4.Dataset(path, "w", format=request.param) as ds:
         for i, n in enumerate(SHAPE):
-            ds.createDimension(f"d{i}", n)
+            ds.createDimension(f"d{i}", None if classic and i == 0 else n)
         for name in ("O3", "NO2"):
             ds.createVariable(name, "f4", tuple(ds.dimensions))[:] = data
     return path, data
