@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import netCDF4
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from r2o.compare import compare
-from r2o.compare.classic import expected_size
+from r2o.compare.classic import expected_size, extents
 from r2o.errors import CannotCompareError
 
 FORMATS = ["NETCDF3_CLASSIC", "NETCDF3_64BIT_OFFSET", "NETCDF3_64BIT_DATA"]
@@ -56,3 +57,12 @@ def test_header_cut_short(tmp_path: Path) -> None:
     cut.write_bytes(path.read_bytes()[:40])
     with pytest.raises(CannotCompareError):
         compare(path, cut)
+
+
+def test_a_corrupt_name_length_is_an_error_not_a_huge_allocation(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.nc"
+    # CDF-1, 0 records, a dimension list of 1 whose name claims 2 GiB
+    bad.write_bytes(b"CDF\x01" + struct.pack(">IIII", 0, 0x0A, 1, 0x7FFFFFFF) + b"x" * 64)
+    with pytest.raises(CannotCompareError, match="header is corrupt"):
+        expected_size(bad)
+    assert extents(bad, ["/T"]) == {}

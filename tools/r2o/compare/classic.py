@@ -22,6 +22,7 @@ from r2o.errors import CannotCompareError
 
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 4, 6: 8, 7: 1, 8: 2, 9: 4, 10: 8, 11: 8}
 _STREAMING = 0xFFFFFFFF
+_MAX_NAME = 4096  # NC_MAX_NAME is 256; leave room for libraries that allow longer names
 
 
 class _Header:
@@ -50,6 +51,11 @@ class _Header:
 
     def name(self) -> str:
         n = self.count()
+        if n > _MAX_NAME:  # netCDF allows 256 bytes; a larger count is a corrupt header, not a name
+            raise CannotCompareError(
+                f"{self.path}: the netCDF header is corrupt (a name of {n:,} bytes)",
+                hint="the file is damaged; regenerate or copy it again",
+            )
         raw = self.f.read(_pad(n))
         return raw[:n].decode("utf-8", "replace")
 
