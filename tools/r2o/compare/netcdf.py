@@ -452,6 +452,8 @@ def _locate_raw(
         return plans
     ext_a = _extents(paths[0], models[0], wanted)
     ext_b = _extents(paths[1], models[1], wanted) if ext_a else {}
+    if not ext_b:
+        return plans
     located: list[VariablePlan] = []
     readers = (_RawReader(paths[0]), _RawReader(paths[1]))
     try:
