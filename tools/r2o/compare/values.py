@@ -473,17 +473,15 @@ def byte_differences(
         k = int(np.count_nonzero(ne))
         return k, (None if k * DENSE >= n > 0 else np.flatnonzero(ne))
     flags = _slab_flags(n)
-    step = max(1, block_bytes // max(1, ua.itemsize))
-    nbytes = step * ua.itemsize
+    size = max(1, ua.itemsize)
+    step = max(1, block_bytes // size)
     pa, pb = ua.ctypes.data, ub.ctypes.data
     memcmp = _MEMCMP
     spans: list[tuple[int, int]] = []
     k = 0
     for s in range(0, n, step):
         e = min(n, s + step)
-        if memcmp(
-            pa + s * ua.itemsize, pb + s * ua.itemsize, nbytes if e - s == step else (e - s) * ua.itemsize
-        ):
+        if memcmp(pa + s * size, pb + s * size, (e - s) * size):
             ne = np.not_equal(ua[s:e], ub[s:e], out=flags[s:e])
             k += int(np.count_nonzero(ne))
             spans.append((s, e))
