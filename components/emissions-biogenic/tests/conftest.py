@@ -1,41 +1,10 @@
-"""Puts this component's code and libs/ on sys.path; provides the synthetic one-day wrfout."""
+"""Puts this component's code and the shared libs (libs/aqdomain) on sys.path for its tests; the
+``bench`` and ``synthetic_wrfout`` fixtures come from components/conftest.py."""
 
-import datetime as dt
-import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
-
-import pytest
 
 _COMPONENT = Path(__file__).resolve().parents[1]
-_REPO = _COMPONENT.parents[1]
-for _path in (_COMPONENT, _REPO / "libs"):
+for _path in (_COMPONENT, _COMPONENT.parents[1] / "libs"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
-
-DAY = dt.date(2024, 7, 15)
-
-
-def _load_bench() -> ModuleType:
-    # benchmarks/science_emissions.py holds the synthetic wrfout writer and the native golden-case runner
-    name = "science_emissions_bench"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _REPO / "benchmarks" / "science_emissions.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-@pytest.fixture(scope="session")
-def bench() -> ModuleType:
-    return _load_bench()
-
-
-@pytest.fixture(scope="session")
-def synthetic_wrfout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A one-day wrfout (2024-07-15, 24 hourly steps, contract variables) on the reference grid."""
-    path = tmp_path_factory.mktemp("wrf") / "wrfout_d01.nc"
-    return _load_bench().write_synthetic_wrfout(path, DAY)
