@@ -1,13 +1,12 @@
 """Runtime and peak memory of the four emissions components for one day on the reference domain.
 
-    .venv/bin/python benchmarks/science_emissions.py            # benchmark (native runs, one process each)
-    .venv/bin/python benchmarks/science_emissions.py record     # (re)write the emissions golden expected/
+    .venv/bin/python benchmarks/science_emissions.py     # native runs, one process each
 
 Each component runs natively (the command of its component.yaml, with /data/input and /data/output
 mapped to host paths) in its own process, so the peak RSS printed is that component's alone. The
 meteorology is wrf's golden output when it exists, else a synthetic wrfout written here (same variables
-as the AQcast contract). The module also serves the emissions components' tests: the synthetic wrfout
-writer and the native runner of golden cases live here.
+as the AQcast contract). The module also serves the emissions components' tests (components/conftest.py):
+the synthetic wrfout writer and the native runner live here.
 """
 
 from __future__ import annotations
@@ -210,91 +209,6 @@ def run_native(
     return NativeRun(component, seconds, peak_kib / 1024.0, outputs)
 
 
-def case_dir(component: str, case: str = CASE) -> Path:
-    return REPO / "components" / component / "tests" / "golden" / case
-
-
-def case_inputs(component: str, case: str = CASE) -> tuple[dict[str, str], dict[str, Path]]:
-    """Parameters and resolved input paths of a golden case (``from:`` -> that case's expected/ file)."""
-    folder = case_dir(component, case)
-    with (folder / "case.yaml").open() as fh:
-        spec = yaml.safe_load(fh)
-    inputs: dict[str, Path] = {}
-    for name, value in spec.get("inputs", {}).items():
-        if isinstance(value, dict):
-            src = value["from"]
-            out = next(o for o in manifest(src["component"])["outputs"] if o["name"] == src["output"])
-            inputs[name] = case_dir(src["component"], src["case"]) / "expected" / Path(out["path"]).name
-        else:
-            inputs[name] = folder / value
-    params = {k: str(v) for k, v in spec.get("parameters", {}).items()}
-    return params, inputs
-
-
-def compare_to_expected(component: str, outdir: Path, case: str = CASE) -> list[str]:
-    """Differences between a run's outputs in ``outdir`` and the case's expected/, under its compare rules.
-
-    A small stand-in for ``r2o test`` so the golden files are checked natively: netCDF variables with the
-    numeric rtol/atol (per-variable overrides honoured), global and variable attributes exactly except
-    ignore_attributes; text outputs exactly.
-    """
-    with (case_dir(component, case) / "case.yaml").open() as fh:
-        rules = yaml.safe_load(fh).get("compare", {})
-    problems: list[str] = []
-    for spec in manifest(component)["outputs"]:
-        got, want = (
-            output_path(spec["path"], outdir),
-            output_path(spec["path"], case_dir(component, case) / "expected"),
-        )
-        rule = rules.get(spec["name"], {"mode": "exact"})
-        if spec["format"] == "netcdf":
-            problems += _compare_netcdf(got, want, rule)
-        elif got.read_bytes() != want.read_bytes():
-            problems.append(f"{spec['name']}: {got.name} differs from {want}")
-    return problems
-
-
-def _compare_netcdf(got: Path, want: Path, rule: Mapping[str, Any]) -> list[str]:
-    ignore = set(rule.get("ignore_attributes", []))
-    problems = []
-    with netCDF4.Dataset(got) as a, netCDF4.Dataset(want) as b:
-        for name in sorted((set(a.ncattrs()) | set(b.ncattrs())) - ignore):
-            va = a.getncattr(name) if name in a.ncattrs() else None
-            vb = b.getncattr(name) if name in b.ncattrs() else None
-            if not np.array_equal(np.asarray(va), np.asarray(vb)):
-                problems.append(f"{got.name}: global attribute {name}: {va!r} != {vb!r}")
-        if set(a.variables) != set(b.variables):
-            problems.append(f"{got.name}: variables {sorted(a.variables)} != {sorted(b.variables)}")
-        for name in sorted(set(a.variables) & set(b.variables)):
-            tol = {**rule, **rule.get("variables", {}).get(name, {})}
-            xa, xb = np.asarray(a.variables[name][:]), np.asarray(b.variables[name][:])
-            if xa.shape != xb.shape:
-                problems.append(f"{got.name}: {name} shape {xa.shape} != {xb.shape}")
-            elif rule.get("mode") == "numeric" and xa.dtype.kind == "f":
-                bad = ~np.isclose(xa, xb, rtol=float(tol.get("rtol", 0.0)), atol=float(tol.get("atol", 0.0)))
-                if bad.any():
-                    problems.append(
-                        f"{got.name}: {name}: {int(bad.sum())} values differ, max abs diff "
-                        f"{float(np.max(np.abs(xa - xb))):.3e}"
-                    )
-            elif not np.array_equal(xa, xb):
-                problems.append(f"{got.name}: {name} differs")
-            for attr in set(a.variables[name].ncattrs()) | set(b.variables[name].ncattrs()):
-                if a.variables[name].getncattr(attr) != b.variables[name].getncattr(attr):
-                    problems.append(f"{got.name}: {name}.{attr} differs")
-    return problems
-
-
-def record(case: str = CASE) -> list[NativeRun]:
-    """Rewrite expected/ of every emissions golden case by native runs, in chain order."""
-    runs = []
-    for component in COMPONENTS:
-        params, inputs = case_inputs(component, case)
-        expected = case_dir(component, case) / "expected"
-        runs.append(run_native(component, params, inputs, expected))
-    return runs
-
-
 def benchmark(day: dt.date = dt.date(2024, 7, 15)) -> list[NativeRun]:
     runs: list[NativeRun] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -316,13 +230,6 @@ def benchmark(day: dt.date = dt.date(2024, 7, 15)) -> list[NativeRun]:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["record"]:
-        for run in record():
-            print(
-                f"recorded {run.component}: "
-                + ", ".join(str(p.relative_to(REPO)) for p in run.outputs.values())
-            )
-        return 0
     runs = benchmark()
     print(f"{'component':<22}{'runtime (s)':>12}{'peak RSS (MiB)':>16}")
     for run in runs:

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from r2o.golden.cases import cases_of
-from r2o.repo import Repository
-from tests.conftest import REPO_ROOT
-from tests.golden.test_golden_native import add_fixture
-from tests.test_cli import R2O, r2o
+from tests.golden.test_golden_native import add_fixture, assert_every_repository_case_passes
+from tests.test_cli import r2o
 
 pytestmark = pytest.mark.docker
 
@@ -33,17 +28,5 @@ def test_nondeterminism_is_caught_in_docker(engine: object, repo_copy: Path) -> 
 
 def test_every_component_of_the_repository_passes_its_golden_cases_in_its_image(engine: object) -> None:
     """What CodeBuild checks per changed component, for all of them: the science runs in its image
-    (PYTHONPATH, included libs, entrypoint) and reproduces every recorded case."""
-    # on a fresh machine this builds every component image first (aq-compliance installs matplotlib)
-    proc = subprocess.run(
-        [*R2O, "test", "--json"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    results = json.loads(proc.stdout)
-    assert all(r["status"] == "pass" for r in results), [r for r in results if r["status"] != "pass"]
-    repo = Repository(REPO_ROOT)
-    expected = {
-        (name, case.name) for name, component in repo.components.items() for case in cases_of(component)
-    }
-    assert {(r["component"], r["case"]) for r in results} == expected
-    assert {name for name, _ in expected} == set(repo.components)  # every component has a case
+    (PYTHONPATH, included libs, entrypoint), reproduces every recorded case, and twice the same."""
+    assert_every_repository_case_passes("--repeat", "2")

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
+from r2o.golden.cases import cases_of
+from r2o.repo import Repository
 from tests.conftest import REPO_ROOT
-from tests.test_cli import assert_clean_error, r2o
+from tests.test_cli import R2O, assert_clean_error, r2o
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
 
@@ -16,6 +22,28 @@ def add_fixture(repo: Path, name: str) -> Path:
     dest = repo / "components" / name
     shutil.copytree(FIXTURES / name, dest)
     return dest
+
+
+def assert_every_repository_case_passes(*options: str) -> None:
+    """`r2o test` over the whole repository: every component has a case and every case passes."""
+    # in the Docker tier on a fresh machine this builds every image first: allow for it
+    proc = subprocess.run(
+        [*R2O, "test", "--json", *options], cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    results = json.loads(proc.stdout)
+    assert all(r["status"] == "pass" for r in results), [r for r in results if r["status"] != "pass"]
+    repo = Repository(REPO_ROOT)
+    expected = {(name, case.name) for name, c in repo.components.items() for case in cases_of(c)}
+    assert {(r["component"], r["case"]) for r in results} == expected
+    assert {name for name, _ in expected} == set(repo.components)
+
+
+@pytest.mark.integration  # runs every science component once (~12 s, cmaq most of it)
+def test_every_component_of_the_repository_passes_its_golden_cases_natively() -> None:
+    """The science of every component reproduces its recorded cases on the host (the Docker tier
+    does the same in the images, twice)."""
+    assert_every_repository_case_passes("--native")
 
 
 def test_identity_matrix_passes_natively(repo_copy: Path, tmp_path: Path) -> None:
