@@ -22,28 +22,24 @@ contract inputs of components/cmaq/tests/cmaq_synthetic.py. Goal: cmaq <= 60 s o
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import netCDF4
 import numpy as np
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 LIBS = REPO / "libs"
-for _p in (LIBS, REPO / "components" / "cmaq" / "tests"):
+for _p in (LIBS, REPO / "components" / "cmaq" / "tests", Path(__file__).resolve().parent):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+import native_runs  # noqa: E402
 from aqdomain import ioapi  # noqa: E402
+from native_runs import NativeRun  # noqa: E402
 
 DAY1 = dt.date(2024, 7, 15)
 DAY2 = dt.date(2024, 7, 16)
@@ -54,71 +50,11 @@ CMAQ_CASE = REPO / "components" / "cmaq" / GOLDEN / "one-day"
 COMPLIANCE_CASE = REPO / "components" / "aq-compliance" / GOLDEN / "two-days"
 
 
-@dataclass
-class NativeRun:
-    component: str
-    seconds: float
-    peak_rss_mib: float
-    stdout: str
-
-
-def manifest(component: str) -> dict[str, Any]:
-    with (REPO / "components" / component / "component.yaml").open() as fh:
-        data = yaml.safe_load(fh)
-    assert isinstance(data, dict)
-    return data
-
-
-def native_command(
-    component: str, parameters: Mapping[str, str], inputs: Mapping[str, Path], outdir: Path
-) -> list[str]:
-    """The component's command with Ref:: parameters filled and container paths mapped to host paths."""
-    man = manifest(component)
-    folder = REPO / "components" / component
-    values = {name: str(spec.get("default", "")) for name, spec in man.get("parameters", {}).items()}
-    values.update(parameters)
-    paths = {
-        spec["path"]: str(inputs.get(spec["name"], outdir / "absent" / Path(spec["path"]).name))
-        for spec in man["inputs"]
-    }
-    paths.update({spec["path"]: str(outdir / Path(spec["path"]).name) for spec in man["outputs"]})
-    paths["/data/output"] = str(outdir)
-    cmd = []
-    for arg in man["command"]:
-        if arg.startswith("Ref::"):
-            arg = values[arg[5:]]
-        arg = paths.get(arg, arg)
-        if arg.startswith("/app/"):
-            arg = str(folder / arg[5:])
-        cmd.append(arg)
-    if cmd[0] == "python3":
-        cmd[0] = sys.executable
-    return cmd
-
-
 def run_native(
     component: str, parameters: Mapping[str, str], inputs: Mapping[str, Path], outdir: Path
 ) -> NativeRun:
-    """Run one component natively in a child process on one CPU; wall time and peak RSS (MiB)."""
-    outdir.mkdir(parents=True, exist_ok=True)
-    cmd = native_command(component, parameters, inputs, outdir)
-    env = dict(os.environ, PYTHONPATH=str(LIBS), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    rss_file = outdir / ".peak_rss_kib"
-    # /usr/bin/time forks the component from a small process, so the RSS is the component's own
-    cmd = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *cmd]
-    cpu = min(os.sched_getaffinity(0))
-
-    def one_core() -> None:
-        os.sched_setaffinity(0, {cpu})
-
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, preexec_fn=one_core)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"{component} failed (exit {proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
-    peak = float(rss_file.read_text().split()[-1]) / 1024.0
-    rss_file.unlink()
-    return NativeRun(component, seconds, peak, proc.stdout)
+    """Every run of this benchmark is pinned to one CPU: its goal is per core."""
+    return native_runs.run_native(component, parameters, inputs, outdir, one_core=True)
 
 
 def day_inputs(day: dt.date, work: Path) -> tuple[Path, Path]:

@@ -12,26 +12,21 @@ the synthetic wrfout writer and the native runner live here.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import netCDF4
 import numpy as np
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 LIBS = REPO / "libs"
-if str(LIBS) not in sys.path:
-    sys.path.insert(0, str(LIBS))
+for _p in (LIBS, Path(__file__).resolve().parent):  # the benchmarks folder too: loaded by file path in tests
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
 
 from aqdomain import domain, solar, surface  # noqa: E402
+from native_runs import NativeRun, native_command, run_native  # noqa: E402,F401  (tests use native_command)
 
 COMPONENTS = ("emissions-biogenic", "emissions-point", "emissions-area", "emissions-merge")
 CASE = "one-day"
@@ -128,85 +123,6 @@ def write_synthetic_wrfout(path: Path, day: dt.date, *, wind: float = 4.0) -> Pa
 
 
 # --- native runs of a component, driven by its component.yaml ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class NativeRun:
-    component: str
-    seconds: float
-    peak_rss_mib: float
-    outputs: dict[str, Path]
-
-
-def manifest(component: str) -> dict[str, Any]:
-    with (REPO / "components" / component / "component.yaml").open() as fh:
-        data = yaml.safe_load(fh)
-    assert isinstance(data, dict)
-    return data
-
-
-def native_command(
-    component: str, parameters: Mapping[str, str], inputs: Mapping[str, Path], outdir: Path
-) -> list[str]:
-    """The component's command with Ref:: parameters filled and container paths mapped to host paths."""
-    man = manifest(component)
-    folder = REPO / "components" / component
-    values = {name: str(spec.get("default", "")) for name, spec in man.get("parameters", {}).items()}
-    values.update(parameters)
-    paths = {spec["path"]: str(inputs[spec["name"]]) for spec in man["inputs"] if spec["name"] in inputs}
-    paths.update({spec["path"]: str(output_path(spec["path"], outdir)) for spec in man["outputs"]})
-    cmd = []
-    for arg in man["command"]:
-        if arg.startswith("Ref::"):
-            arg = values[arg[5:]]
-        arg = paths.get(arg, arg)
-        if arg.startswith("/app/"):
-            arg = str(folder / arg[5:])
-        cmd.append(arg)
-    if cmd[0] == "python3":
-        cmd[0] = sys.executable
-    return cmd
-
-
-def output_path(container_path: str, outdir: Path) -> Path:
-    """Where an output lands on the host: expected/ naming (basename; a stdout output is stdout.txt)."""
-    return outdir / ("stdout.txt" if container_path == "stdout" else Path(container_path).name)
-
-
-def run_native(
-    component: str, parameters: Mapping[str, str], inputs: Mapping[str, Path], outdir: Path
-) -> NativeRun:
-    """Run one component natively in a child process; time it and measure its peak RSS."""
-    outdir.mkdir(parents=True, exist_ok=True)
-    cmd = native_command(component, parameters, inputs, outdir)
-    env = dict(os.environ, PYTHONPATH=str(LIBS))
-    # Linux carries a process's peak RSS across exec, so a child forked from this (numpy-laden) process
-    # would report this process's peak; /usr/bin/time forks the component from a small process instead.
-    gnu_time = Path("/usr/bin/time")
-    rss_file = outdir / ".peak_rss_kib"
-    if gnu_time.exists():
-        cmd = [str(gnu_time), "-f", "%M", "-o", str(rss_file), *cmd]
-    with tempfile.TemporaryFile() as out_fh, tempfile.TemporaryFile() as err_fh:
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, stdout=out_fh, stderr=err_fh, check=False)
-        seconds = time.perf_counter() - start
-        status = proc.returncode
-        out_fh.seek(0)
-        err_fh.seek(0)
-        stdout, stderr = out_fh.read(), err_fh.read()
-    peak_kib = float("nan")
-    if rss_file.exists():
-        text = rss_file.read_text().strip().splitlines()
-        rss_file.unlink()
-        peak_kib = float(text[-1]) if text and text[-1].isdigit() else float("nan")
-    if status != 0:
-        raise RuntimeError(
-            f"{component} failed (exit {status}): {' '.join(cmd)}\n{stderr.decode()}{stdout.decode()}"
-        )
-    outputs = {spec["name"]: output_path(spec["path"], outdir) for spec in manifest(component)["outputs"]}
-    if "stdout" in {spec["path"] for spec in manifest(component)["outputs"]}:
-        output_path("stdout", outdir).write_bytes(stdout)
-    return NativeRun(component, seconds, peak_kib / 1024.0, outputs)
 
 
 def benchmark(day: dt.date = dt.date(2024, 7, 15)) -> list[NativeRun]:
