@@ -1,18 +1,15 @@
-"""The science benchmarks' runner: one component, natively, as its component.yaml says.
+"""The science benchmarks' runner: one component, natively, as `r2o run --native` runs it.
 
-The manifest's command with ``Ref::`` parameters filled and container paths mapped to host paths
-(``/app/...`` to the component folder, inputs to the given files, an input not given to a path that
-does not exist, outputs and ``/data/output`` to ``outdir``) runs in its own process, timed from
-outside, its peak RSS measured by /usr/bin/time (Linux carries a process's peak RSS across exec, so
-a child forked from a numpy-laden benchmark would report the benchmark's peak; /usr/bin/time forks
-the component from a small process instead).
+r2o plans the run (parameters, inputs, the command with container paths rewritten to host paths,
+the environment); here it runs in its own process, timed from outside, its peak RSS measured by
+/usr/bin/time (Linux carries a process's peak RSS across exec, so a child forked from a numpy-laden
+benchmark would report the benchmark's peak; /usr/bin/time forks the component from a small process).
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Mapping
@@ -22,8 +19,11 @@ from typing import Any
 
 import yaml
 
+from r2o.repo import Repository
+from r2o.run.native import NativeExecutor
+from r2o.run.plan import RunPlan, make_plan
+
 REPO = Path(__file__).resolve().parents[1]
-LIBS = REPO / "libs"
 GNU_TIME = Path("/usr/bin/time")
 
 
@@ -48,31 +48,24 @@ def output_path(container_path: str, outdir: Path) -> Path:
     return outdir / ("stdout.txt" if container_path == "stdout" else Path(container_path).name)
 
 
+def _plan(
+    component: str, parameters: Mapping[str, str], inputs: Mapping[str, Path], outdir: Path
+) -> tuple[RunPlan, NativeExecutor]:
+    plan = make_plan(
+        Repository(REPO).components[component],
+        parameters=dict(parameters),
+        inputs=dict(inputs),
+        output_dir=outdir,
+    )
+    return plan, NativeExecutor(REPO)
+
+
 def native_command(
     component: str, parameters: Mapping[str, str], inputs: Mapping[str, Path], outdir: Path
 ) -> list[str]:
-    """The component's command with Ref:: parameters filled and container paths mapped to host paths."""
-    man = manifest(component)
-    folder = REPO / "components" / component
-    values = {name: str(spec.get("default", "")) for name, spec in man.get("parameters", {}).items()}
-    values.update(parameters)
-    paths = {
-        spec["path"]: str(inputs.get(spec["name"], outdir / "absent" / Path(spec["path"]).name))
-        for spec in man["inputs"]
-    }
-    paths.update({spec["path"]: str(output_path(spec["path"], outdir)) for spec in man["outputs"]})
-    paths["/data/output"] = str(outdir)
-    cmd = []
-    for arg in man["command"]:
-        if arg.startswith("Ref::"):
-            arg = values[arg[5:]]
-        arg = paths.get(arg, arg)
-        if arg.startswith("/app/"):
-            arg = str(folder / arg[5:])
-        cmd.append(arg)
-    if cmd[0] == "python3":
-        cmd[0] = sys.executable
-    return cmd
+    """The component's command as `r2o run --native` runs it (r2o's own plan and path rewriting)."""
+    plan, executor = _plan(component, parameters, inputs, outdir)
+    return executor.argv(plan, outdir)
 
 
 def run_native(
@@ -86,8 +79,9 @@ def run_native(
     """Run one component natively in a child process (``one_core``: pinned to one CPU with one BLAS
     and OpenMP thread); its wall time and peak RSS."""
     outdir.mkdir(parents=True, exist_ok=True)
-    cmd = native_command(component, parameters, inputs, outdir)
-    env = dict(os.environ, PYTHONPATH=str(LIBS))
+    plan, executor = _plan(component, parameters, inputs, outdir)
+    cmd = executor.argv(plan, outdir)
+    env = executor.environment(plan, outdir)
     rss_file = outdir / ".peak_rss_kib"
     if GNU_TIME.exists():
         cmd = [str(GNU_TIME), "-f", "%M", "-o", str(rss_file), *cmd]

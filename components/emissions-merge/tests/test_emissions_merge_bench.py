@@ -9,6 +9,8 @@ COMPONENT = "emissions-merge"
 
 def test_native_command_maps_container_paths(bench: ModuleType, tmp_path: Path) -> None:
     inputs = {name: tmp_path / f"{name}.nc" for name in ("biogenic", "point", "area")}
+    for path in inputs.values():
+        path.touch()
     cmd = bench.native_command(COMPONENT, {"date": "2024-07-16"}, inputs, tmp_path / "out")
     assert cmd[1].endswith("components/emissions-merge/emis_merge.py")
     assert cmd[cmd.index("--date") + 1] == "2024-07-16"
