@@ -8,7 +8,7 @@ import click
 
 from r2o.cli.context import State, err, out, pass_state, print_json
 from r2o.errors import ManifestError, NotFoundError, Problem
-from r2o.repo import Repository
+from r2o.repo import BASE_IMAGES, COMPONENTS, Repository
 
 
 @click.command("validate")
@@ -81,15 +81,14 @@ def _resolve(repo: Repository, arg: Path) -> Path:
     if arg.exists():
         return repo.rel(arg.resolve())
     name = str(arg)
-    named = [repo.root / "components" / name, repo.root / "base-images" / name]
+    named = [repo.root / COMPONENTS / name, repo.root / BASE_IMAGES / name]
     named += [f for f in spec.pipeline_files(repo) if f.stem == name]
     for candidate in named:
         if candidate.exists():
             return repo.rel(candidate)
     raise NotFoundError(
         f"{name}: no such path, component, base image or pipeline",
-        hint="components: "
-        + ", ".join(sorted(p.name for p in (repo.root / "components").iterdir() if p.is_dir())),
+        hint="components: " + ", ".join(sorted(repo.loaded.components)),
     )
 
 
