@@ -83,8 +83,11 @@ def solar_position(
     cosz = np.sin(lat_r) * np.sin(decl) + np.cos(lat_r) * np.cos(decl) * np.cos(np.radians(ha))
     zen = np.arccos(np.clip(cosz, -1.0, 1.0))
     sinz = np.maximum(np.sin(zen), 1e-12)
-    cos_az = -(np.sin(lat_r) * np.cos(zen) - np.sin(decl)) / (np.cos(lat_r) * sinz)
-    az = 180.0 - np.degrees(np.arccos(np.clip(cos_az, -1.0, 1.0)))
+    # azimuth clockwise from north (spherical astronomy): cos(az) = (sin decl - sin lat cos Z)/(cos lat sin Z)
+    # for the morning sun. NOAA's document writes cos(180 - az) = -(sin lat cos Z - sin decl)/(cos lat sin Z);
+    # read literally (az = 180 - arccos(...)) that gives the supplement: the noon sun due north.
+    cos_az = (np.sin(decl) - np.sin(lat_r) * np.cos(zen)) / (np.cos(lat_r) * sinz)
+    az = np.degrees(np.arccos(np.clip(cos_az, -1.0, 1.0)))
     # afternoon (positive hour angle): the sun is west of the meridian
     az = np.where(((ha + 180.0) % 360.0 - 180.0) > 0, 360.0 - az, az)
     return SolarPosition(
