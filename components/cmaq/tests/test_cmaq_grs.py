@@ -6,6 +6,28 @@ import grs
 import numpy as np
 import pytest
 
+# The published GRS rate coefficients, written here independently of grs.py (T in K). Source: Azzi,
+# Johnson & Cope (1992) as coded in NOAA ARL HYSPLIT grseqn.f (GRATES), EPA R-LINE v1.6 and AERMOD GRS7,
+# tabulated in /work/shared/science.md section 1; k1 in the Azzi/AERMOD GRS7 form. ppm-1 min-1 -> ppm-1 s-1.
+PER_MIN = 1.0 / 60.0
+
+
+def pub_k1(j: float, temp: float) -> float:
+    return j * 0.0067 * np.exp(-4700.0 * (1.0 / temp - 1.0 / 316.0))  # s-1, k3 = J(NO2) in s-1
+
+
+def pub_k2(temp: float) -> float:
+    return 5482.0 * np.exp(242.0 / temp) * PER_MIN
+
+
+def pub_k4(temp: float) -> float:
+    return 2643.0 * np.exp(-1370.0 / temp) * PER_MIN
+
+
+PUB_K5 = 10000.0 * PER_MIN  # HYSPLIT and R-LINE (AERMOD: 10200)
+PUB_K6 = 125.0 * PER_MIN
+PUB_K7 = 125.0 * PER_MIN
+
 
 def _state(o3: float, no: float, no2: float, roc: float = 0.0, n: int = 1) -> np.ndarray:
     c = np.zeros((7, n))
@@ -13,11 +35,19 @@ def _state(o3: float, no: float, no2: float, roc: float = 0.0, n: int = 1) -> np
     return c
 
 
-def test_rate_constants_at_298k_match_the_published_values() -> None:
+@pytest.mark.parametrize("temp", [270.0, 298.0, 315.0])
+def test_rate_constants_match_the_published_values(temp: float) -> None:
+    t = np.array(temp)
+    assert float(grs.k2(t)) == pytest.approx(pub_k2(temp), rel=1e-12)
+    assert float(grs.k4(t)) == pytest.approx(pub_k4(temp), rel=1e-12)
+    assert float(grs.k1(np.array(8e-3), t)) == pytest.approx(pub_k1(8e-3, temp), rel=1e-12)
+    np.testing.assert_allclose([grs.K5, grs.K6, grs.K7], [PUB_K5, PUB_K6, PUB_K7], rtol=1e-12)
+
+
+def test_rate_constants_at_298k_match_the_science_md_check_values() -> None:
     t = np.array(298.0)
-    assert float(grs.k4(t)) * 60 == pytest.approx(2643 * np.exp(-1370 / 298.0))
     assert float(grs.k4(t)) * 60 == pytest.approx(26.7, rel=0.01)  # science.md conversion check
-    assert float(grs.k2(t)) * 60 == pytest.approx(5482 * np.exp(242 / 298.0))
+    assert float(grs.k2(t)) * 60 == pytest.approx(12_380.0, rel=0.01)  # 5482 e^(242/298)
     # Azzi/AERMOD k1 form: k1 / k3 = 0.0067 exp(-4700 (1/298 - 1/316)) = 2.75e-3
     assert float(grs.k1(np.array(1.0), t)) == pytest.approx(2.75e-3, rel=0.01)
 
@@ -41,7 +71,7 @@ def test_chemistry_alone_relaxes_to_the_photostationary_state() -> None:
     j = rng.uniform(2e-3, 9e-3, n)
     temp = rng.uniform(280.0, 310.0, n)
     grs.step(c, j, temp, 1800.0)
-    leighton = j * c[grs.I_NO2] / (grs.k4(temp) * c[grs.I_NO] * c[grs.I_O3])
+    leighton = j * c[grs.I_NO2] / (pub_k4(temp) * c[grs.I_NO] * c[grs.I_O3])
     ok = (c[grs.I_NO] > 1e-6) & (c[grs.I_O3] > 1e-6)
     assert ok.sum() > 400
     np.testing.assert_allclose(leighton[ok], 1.0, rtol=0.01)
@@ -54,14 +84,14 @@ def test_photostationary_helper_matches_the_leighton_relation() -> None:
     j, t = np.array(8e-3), np.array(298.0)
     no2 = grs.photostationary_no2(np.array(0.03), np.array(0.07), j, grs.k4(t))
     no, o3 = 0.03 - no2, 0.07 - no2
-    assert float(j * no2 / (grs.k4(t) * no * o3)) == pytest.approx(1.0, rel=1e-10)
+    assert float(j * no2 / (pub_k4(298.0) * no * o3)) == pytest.approx(1.0, rel=1e-10)
 
 
 def test_organic_radicals_raise_the_leighton_ratio_above_one() -> None:
     c = _state(0.05, 0.01, 0.02, roc=0.5)
     j, temp = np.array([8e-3]), np.array([300.0])
     grs.step(c, j, temp, 1800.0)
-    ratio = float(j[0] * c[grs.I_NO2, 0] / (grs.k4(temp[0]) * c[grs.I_NO, 0] * c[grs.I_O3, 0]))
+    ratio = float(j[0] * c[grs.I_NO2, 0] / (pub_k4(300.0) * c[grs.I_NO, 0] * c[grs.I_O3, 0]))
     assert ratio > 1.05  # RP + NO -> NO2 competes with O3 + NO: the classic peroxy-radical deviation
 
 
@@ -77,16 +107,15 @@ def test_at_night_ozone_is_titrated_by_no(o3: float, no: float) -> None:
 
 
 def _rk4_reference(c0: list[float], j: float, temp: float, t_end: float, h: float = 0.02) -> list[float]:
-    """Explicit RK4 of the full GRS system with prognostic RP (tiny steps): an independent reference."""
-    k1 = float(grs.k1(np.array(j), np.array(temp)))
-    k2 = float(grs.k2(np.array(temp)))
-    k4 = float(grs.k4(np.array(temp)))
+    """Explicit RK4 of the full GRS system with prognostic RP (tiny steps) and the published rate
+    constants (none taken from grs.py): an independent reference."""
+    k1, k2, k4 = pub_k1(j, temp), pub_k2(temp), pub_k4(temp)
     roc = c0[grs.I_ROC]
 
     def f(y: list[float]) -> list[float]:
         o3, no, no2, rp, _, _ = y
         r1, r2, r3, r4 = k1 * roc, k2 * rp * no, j * no2, k4 * no * o3
-        r5, r6, r7 = grs.K5 * rp * rp, grs.K6 * rp * no2, grs.K7 * rp * no2
+        r5, r6, r7 = PUB_K5 * rp * rp, PUB_K6 * rp * no2, PUB_K7 * rp * no2
         return [r3 - r4, r3 - r4 - r2, r2 + r4 - r3 - r6 - r7, r1 - r2 - r5 - r6 - r7, r6, r7]
 
     y = [c0[grs.I_O3], c0[grs.I_NO], c0[grs.I_NO2], c0[grs.I_RP], c0[grs.I_SGN], c0[grs.I_SNGN]]
@@ -97,6 +126,17 @@ def _rk4_reference(c0: list[float], j: float, temp: float, t_end: float, h: floa
         d = f([y[i] + h * c[i] for i in range(6)])
         y = [y[i] + h / 6 * (a[i] + 2 * b[i] + 2 * c[i] + d[i]) for i in range(6)]
     return y
+
+
+def test_ten_minutes_of_urban_noon_match_the_explicit_reference() -> None:
+    """A short unit-tier version of the accuracy test below (the radical reactions matter here)."""
+    c = _state(0.040, 0.020, 0.030, 0.5)
+    ref = _rk4_reference(list(c[:, 0]), 8e-3, 300.0, 600.0, h=0.05)
+    grs.step(c, np.array([8e-3]), np.array([300.0]), 600.0)
+    assert c[grs.I_O3, 0] == pytest.approx(ref[0], rel=0.01)
+    assert c[grs.I_NO, 0] + c[grs.I_NO2, 0] == pytest.approx(ref[1] + ref[2], rel=0.03)
+    assert c[grs.I_SGN, 0] == pytest.approx(ref[4], rel=0.05)
+    assert c[grs.I_SNGN, 0] == pytest.approx(ref[5], rel=0.05)
 
 
 @pytest.mark.slow
