@@ -1,8 +1,10 @@
-"""Guenther (1993) activity factors against the check values computed in science.md section 2."""
+"""Guenther (1993) activity factors and the MEGAN2.1 emission factors against science.md section 2."""
 
+import emis_biogenic
 import guenther
 import numpy as np
 import pytest
+from aqdomain import surface
 
 
 @pytest.mark.parametrize(("par", "expected"), [(1000.0, 0.9996), (500.0, 0.857), (200.0, 0.507)])
@@ -47,3 +49,40 @@ def test_flux_conversion_to_moles_per_second_per_cell() -> None:
     mol_s = float(guenther.flux_to_mol_per_s(10000.0, 4000.0 * 4000.0, guenther.MW_ISOPRENE))
     assert mol_s == pytest.approx(10000.0 * 1.6e7 / (68.12 * 1e6 * 3600.0))
     assert mol_s == pytest.approx(0.6524, rel=1e-3)
+
+
+# Canopy-scale emission factors (ug m-2 h-1 at 303 K, PAR 1000) of MEGAN2.1: Guenther et al. (2012),
+# GMD 5, 1471, Tables 2-3, as tabulated in /work/shared/science.md section 2. Isoprene: broadleaf
+# deciduous temperate tree 10000, needleleaf evergreen temperate tree 600, warm C4 grass 200, crop 1.
+# Monoterpenes = alpha-pinene + beta-pinene + other monoterpenes: NE temperate tree 500 + 300 + 180,
+# BD temperate tree 400 + 130 + 150, grass and crop 2 + 1.5 + 5.
+PUBLISHED_ISOPRENE = {
+    "urban": 0.0,
+    "cropland": 1.0,
+    "grassland": 200.0,
+    "deciduous_forest": 10000.0,
+    "coniferous_forest": 600.0,
+    "water": 0.0,
+}
+PUBLISHED_MONOTERPENES = {
+    "urban": 0.0,
+    "cropland": 8.5,
+    "grassland": 8.5,
+    "deciduous_forest": 680.0,
+    "coniferous_forest": 980.0,
+    "water": 0.0,
+}
+
+
+def test_emission_factor_table_is_megan_2_1() -> None:
+    assert emis_biogenic.ISOPRENE_EF == PUBLISHED_ISOPRENE
+    assert emis_biogenic.MONOTERPENE_EF == PUBLISHED_MONOTERPENES
+
+
+def test_cell_emission_factors_are_land_cover_weighted_sums() -> None:
+    lc = surface.landcover()
+    iso, terp = emis_biogenic.emission_factors()
+    expected_iso = sum(lc[name] * ef for name, ef in PUBLISHED_ISOPRENE.items())
+    expected_terp = sum(lc[name] * ef for name, ef in PUBLISHED_MONOTERPENES.items())
+    np.testing.assert_allclose(iso, expected_iso, rtol=1e-12)
+    np.testing.assert_allclose(terp, expected_terp, rtol=1e-12)
