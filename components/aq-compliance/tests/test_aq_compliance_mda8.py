@@ -121,3 +121,44 @@ def test_exceedance_days_and_fourth_highest_over_several_days() -> None:
     assert res.valid_windows[1, 1] == 12 and bool(res.day_valid[1, 1]) and res.mda8[1, 1] == 75.0
     assert res.exceedance_days[1] == 3 and res.fourth_highest[1] == 65.0  # 90, 75, 72, 65
     assert res.valid_days[1] == 5
+
+
+def _day_with_peak(peak: float, missing_morning: int = 0) -> np.ndarray:
+    """One LST day at 40 ppb with ``peak`` ppb over 14-21 LST (its best window), and the first
+    ``missing_morning`` hours from 07 LST missing; the next day's morning is present (40 ppb)."""
+    hours = [40.0] * 24
+    hours[14:22] = [peak] * 8
+    for h in range(7, 7 + missing_morning):
+        hours[h] = NAN
+    return _series(hours, tail=40.0)
+
+
+# EPA's 2015 ozone NAAQS (80 FR 65292; 40 CFR 50 Appendix U): a day exceeds when its MDA8, truncated to
+# whole ppb, is above 70 ppb — 70 meets the standard, 71 violates; a day with fewer than 13 of 17 valid
+# 8-hour windows still counts when its MDA8 is above the standard.
+@pytest.mark.parametrize(("peak", "exceeds"), [(70.0, False), (71.0, True)])
+def test_the_standard_is_exceeded_above_70_ppb_not_at_it(peak: float, exceeds: bool) -> None:
+    res = rules.mda8(_day_with_peak(peak), 1)
+    assert res.valid_windows[0] == 17 and bool(res.day_valid[0])
+    assert res.mda8[0] == peak
+    assert res.exceedance_days == int(exceeds)
+
+
+@pytest.mark.parametrize(("peak", "valid"), [(70.0, False), (71.0, True)])
+def test_an_incomplete_day_counts_only_above_the_standard(peak: float, valid: bool) -> None:
+    # 07..13 LST missing: windows starting 07..11 have 3+ missing hours -> 12 of 17 valid
+    res = rules.mda8(_day_with_peak(peak, missing_morning=7), 1)
+    assert res.valid_windows[0] == 12
+    assert res.mda8[0] == peak
+    assert bool(res.day_valid[0]) is valid
+    assert res.exceedance_days == int(valid)
+    assert res.valid_days == int(valid)
+
+
+@pytest.mark.parametrize(("missing", "windows", "valid"), [(6, 13, True), (7, 12, False)])
+def test_thirteen_windows_are_the_boundary_of_a_complete_day(missing: int, windows: int, valid: bool) -> None:
+    # a clean 60 ppb day (below the standard, so only completeness decides)
+    res = rules.mda8(_day_with_peak(60.0, missing_morning=missing), 1)
+    assert res.valid_windows[0] == windows
+    assert bool(res.day_valid[0]) is valid
+    assert res.valid_days == int(valid)
