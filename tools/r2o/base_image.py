@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from r2o import schema, strict_yaml
+from r2o import names, schema, strict_yaml
 from r2o.errors import ManifestError, Problem
 from r2o.strict_yaml import YamlDocument
 
@@ -44,18 +44,23 @@ def problems_in(doc: YamlDocument) -> list[Problem]:
     problems = schema.validate(doc, "image")
     if problems:
         return [_explain_one_of(p) for p in problems]
+    out: list[Problem] = []
+    name = doc.data["name"]
+    problem = names.problem(name)
+    if problem:
+        out.append(Problem(doc.file, "name", problem, doc.line(("name",)), names.hint(name)))
     folder = doc.file.parent.name
-    if doc.data["name"] != folder:
-        return [
+    if name != folder:
+        out.append(
             Problem(
                 doc.file,
                 "name",
-                f"'{doc.data['name']}' differs from the folder name '{folder}'",
+                f"'{name}' differs from the folder name '{folder}'",
                 doc.line(("name",)),
                 f"set name: {folder}",
             )
-        ]
-    return []
+        )
+    return out
 
 
 def _explain_one_of(p: Problem) -> Problem:

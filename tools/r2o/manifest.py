@@ -1,8 +1,9 @@
 """component.yaml: schema validation, semantic checks, and the frozen Component dataclasses.
 
 Loading is two steps: the JSON Schema (r2o/schemas/component.schema.json) checks shape and
-types; the registered checks below check meaning (Ref:: names, defaults inside bounds, container
-paths, AWS Batch limits). Every problem found is reported at once, each with file, field and line.
+types; the registered checks below check meaning (the name, Ref:: names, defaults inside bounds,
+container paths, secrets, AWS Batch limits). Every problem found is reported at once, each with
+file, field and line.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from r2o import schema, strict_yaml
+from r2o import names, schema, sensitive, strict_yaml
 from r2o.errors import ManifestError, Problem, UsageError, did_you_mean
 from r2o.strict_yaml import YamlDocument
 
 MANIFEST_FILE = "component.yaml"
+INPUT_ROOT = PurePosixPath("/data/input")
 OUTPUT_ROOT = PurePosixPath("/data/output")
 STDOUT = "stdout"
 REF_PREFIX = "Ref::"
@@ -36,6 +38,21 @@ FARGATE_MEMORY: Mapping[float, tuple[int, ...]] = {
 }
 MIN_TIMEOUT_S = 60
 MAX_ATTEMPTS = 10
+# Fargate's default ephemeral storage (20 GiB): what a run may write under /data/output unless the
+# manifest says otherwise (resources.storage_mib).
+DEFAULT_STORAGE_MIB = 20 * 1024
+OUTPUTS_EXTRA = ("keep", "drop")
+# AWS Batch reserves environment variable names starting with this (it sets AWS_BATCH_JOB_ID, ...).
+RESERVED_ENV_PREFIX = "AWS_BATCH"
+# What a ``secrets:`` value may be: a Secrets Manager secret (optionally with ECS's
+# ``:json-key:version-stage:version-id`` suffix) or an SSM Parameter Store parameter, by full ARN.
+_PARTITION = r"aws(?:-cn|-us-gov)?"
+_REGION = r"[a-z]{2}(?:-[a-z]+)+-\d+"
+SECRETS_MANAGER_ARN = re.compile(
+    rf"^arn:{_PARTITION}:secretsmanager:{_REGION}:\d{{12}}:secret:[A-Za-z0-9/_+=.@-]+"
+    r"(?::[A-Za-z0-9/_+=.@-]*){0,3}$"
+)
+SSM_PARAMETER_ARN = re.compile(rf"^arn:{_PARTITION}:ssm:{_REGION}:\d{{12}}:parameter/[A-Za-z0-9_./-]+$")
 
 
 @dataclass(frozen=True)
@@ -134,6 +151,7 @@ class Resources:
     timeout_s: int = 3600
     retries: int = 1  # attempts, as AWS Batch's retryStrategy counts them (1 = no retry)
     platforms: tuple[str, ...] = ("EC2",)
+    storage_mib: int = DEFAULT_STORAGE_MIB  # cap of what a run writes under /data/output
 
 
 @dataclass(frozen=True)
@@ -182,6 +200,11 @@ class Component:
     inputs: tuple[DataSpec, ...] = ()
     outputs: tuple[DataSpec, ...] = ()
     network: bool = False
+    outputs_extra: str = "drop"  # keep | drop: files under /data/output that no output declares
+    # Environment variable name -> Secrets Manager / SSM Parameter Store ARN. Only references:
+    # Batch resolves them when the container starts; locally `r2o run` takes the values from its
+    # own environment. A value is never written anywhere by r2o.
+    secrets: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def manifest_path(self) -> Path:
@@ -245,6 +268,13 @@ def check(func: Check) -> Check:
 
 def _p(doc: YamlDocument, at: tuple[str | int, ...], message: str, hint: str = "") -> Problem:
     return Problem(doc.file, strict_yaml.format_path(at), message, doc.line(at), hint)
+
+
+@check
+def _name_is_valid(data: dict[str, Any], doc: YamlDocument) -> list[Problem]:
+    """A component's name is valid as an image, ECR repository, CloudFormation id and job definition."""
+    problem = names.problem(data["name"])
+    return [_p(doc, ("name",), problem, names.hint(data["name"]))] if problem else []
 
 
 @check
@@ -352,9 +382,8 @@ def _data_specs_are_sound(data: dict[str, Any], doc: YamlDocument) -> list[Probl
                 continue
             problem = _container_path_problem(path)
             if problem:
-                out.append(
-                    _p(doc, (*at, "path"), problem, "use an absolute path such as /data/input/file.nc")
-                )
+                example = (INPUT_ROOT if section == "inputs" else OUTPUT_ROOT) / "file.nc"
+                out.append(_p(doc, (*at, "path"), problem, f"use an absolute path such as {example}"))
                 continue
             if path in paths:
                 out.append(
@@ -365,25 +394,74 @@ def _data_specs_are_sound(data: dict[str, Any], doc: YamlDocument) -> list[Probl
                     )
                 )
             paths.setdefault(path, at)
-            under_out = PurePosixPath(path).is_relative_to(OUTPUT_ROOT) and PurePosixPath(path) != OUTPUT_ROOT
-            if section == "outputs" and not under_out:
+            root = INPUT_ROOT if section == "inputs" else OUTPUT_ROOT
+            pure = PurePosixPath(path)
+            if not pure.is_relative_to(root) or pure == root:
+                verb = "mounted (read-only)" if section == "inputs" else "collected"
+                where = "is the" if pure == root else "is outside the"
                 out.append(
                     _p(
                         doc,
                         (*at, "path"),
-                        f"'{path}' is outside the output root {OUTPUT_ROOT}",
-                        f"write outputs under {OUTPUT_ROOT}/",
+                        f"'{path}' {where} {section[:-1]} root {root}: {section} are {verb} only from "
+                        f"files and folders inside {root}/",
+                        f"write a path under {root}/, e.g. {root / (pure.name if pure != root else 'name')}",
                     )
                 )
-            if section == "inputs" and PurePosixPath(path).is_relative_to(OUTPUT_ROOT):
-                out.append(
-                    _p(
-                        doc,
-                        (*at, "path"),
-                        f"input '{path}' is inside the output root {OUTPUT_ROOT}",
-                        "mount inputs under /data/input/",
-                    )
+    return out
+
+
+@check
+def _environment_holds_no_secrets(data: dict[str, Any], doc: YamlDocument) -> list[Problem]:
+    """``environment:`` holds no secret-looking names or values; secrets go under ``secrets:`` as ARNs."""
+    out = []
+    for name, value in data.get("environment", {}).items():
+        at = ("environment", name)
+        if name.upper().startswith(RESERVED_ENV_PREFIX):
+            out.append(_p(doc, at, f"names starting {RESERVED_ENV_PREFIX} are reserved by AWS Batch"))
+            continue
+        problem = sensitive.problem(name, value)
+        if problem:
+            out.append(
+                _p(
+                    doc,
+                    at,
+                    f"{problem}: values in environment: are written in plain text into the job definition",
+                    f"store the value in Secrets Manager or SSM Parameter Store and reference it: "
+                    f"secrets: {{{name}: arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME}}",
                 )
+            )
+    return out
+
+
+@check
+def _secrets_are_references(data: dict[str, Any], doc: YamlDocument) -> list[Problem]:
+    """Each ``secrets:`` entry maps a variable name to a Secrets Manager or SSM Parameter Store ARN."""
+    out = []
+    environment = data.get("environment", {})
+    for name, arn in data.get("secrets", {}).items():
+        at = ("secrets", name)
+        if name.upper().startswith(RESERVED_ENV_PREFIX):
+            out.append(_p(doc, at, f"names starting {RESERVED_ENV_PREFIX} are reserved by AWS Batch"))
+        if name in environment:
+            out.append(
+                _p(
+                    doc,
+                    at,
+                    f"{name} is both in environment: and in secrets:",
+                    "keep it in secrets: only (the container sees the secret's value under that name)",
+                )
+            )
+        if not (SECRETS_MANAGER_ARN.match(arn) or SSM_PARAMETER_ARN.match(arn)):
+            out.append(
+                _p(
+                    doc,
+                    at,
+                    f"'{arn}' is not the ARN of a Secrets Manager secret or an SSM parameter",
+                    "write arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME or "
+                    "arn:aws:ssm:REGION:ACCOUNT:parameter/NAME (the value itself never goes in a manifest)",
+                )
+            )
     return out
 
 
@@ -515,10 +593,13 @@ def from_document(doc: YamlDocument) -> Component:
             timeout_s=res.get("timeout_s", 3600),
             retries=res.get("retries", 1),
             platforms=tuple(res.get("platforms", ("EC2",))),
+            storage_mib=res.get("storage_mib", DEFAULT_STORAGE_MIB),
         ),
         inputs=tuple(_data_spec(s, is_input=True) for s in d.get("inputs", ())),
         outputs=tuple(_data_spec(s, is_input=False) for s in d.get("outputs", ())),
         network=d.get("network", False),
+        outputs_extra=d.get("outputs_extra", "drop"),
+        secrets=dict(d.get("secrets", {})),
     )
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r2o import schema, strict_yaml
+from r2o import names, schema, strict_yaml
 from r2o.errors import ManifestError, NotFoundError, Problem, did_you_mean
 from r2o.manifest import Component, DataSpec
 from r2o.repo import PIPELINES, Repository
@@ -171,6 +171,9 @@ class _Checker:
 
     def build(self) -> Pipeline:
         d = self.doc.data
+        problem = names.problem(d["name"])
+        if problem:
+            self.add(("name",), problem, names.hint(d["name"]))
         if d["name"] != self.doc.file.stem:
             self.add(
                 ("name",),
