@@ -47,7 +47,9 @@ def test_fortran_runs_under_mpirun_only_with_several_vcpus(tmp_path: Path) -> No
             assert component.command[1:3] == ("-np", str(vcpus))
 
 
-@pytest.mark.parametrize("name", ["Bad_Name", "1st", "trailing-", "with space", "a" * 64])
+@pytest.mark.parametrize(
+    "name", ["Bad_Name", "1st", "trailing-", "double--hyphen", "x", "with space", "a" * 62]
+)
 def test_bad_names(repo_copy: Path, name: str) -> None:
     assert_clean_error(r2o("new", name, cwd=repo_copy), 2, "not a valid component name")
 
@@ -78,7 +80,7 @@ def test_failure_leaves_nothing(repo_copy: Path) -> None:
 def test_check_request_rejects_multiline_description(repo_copy: Path) -> None:
     with pytest.raises(UsageError):
         scaffold.check_request(
-            Repository(repo_copy), scaffold.NewComponent("t", "python", "python-sci", "a\nb")
+            Repository(repo_copy), scaffold.NewComponent("tt", "python", "python-sci", "a\nb")
         )
     with pytest.raises(InputError):
         scaffold.check_request(

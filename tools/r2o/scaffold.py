@@ -9,15 +9,15 @@ is left behind.
 from __future__ import annotations
 
 import math
-import re
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from r2o import manifest
+from r2o import manifest, names
 from r2o.errors import InputError, ManifestError, UsageError
 from r2o.golden import runner
 from r2o.images.plan import ImageGraph
@@ -27,8 +27,13 @@ from r2o.run.runner import Executor
 
 TEMPLATES = ("python", "fortran")
 DEFAULT_BASE = {"python": "python-sci", "fortran": "fortran"}
-NAME = re.compile(r"^[a-z][a-z0-9-]*$")
-MAX_NAME = 63
+
+
+MAX_DESCRIPTION = 500  # component.schema.json: description maxLength
+DEFAULT_OWNER = "science-team"
+# Unicode categories that break "one line of text": controls (tab, CR, LF, NEL, NUL, ...),
+# surrogates (not encodable as UTF-8) and the line and paragraph separators.
+_NOT_ONE_LINE = frozenset({"Cc", "Cs", "Zl", "Zp"})
 
 
 @dataclass(frozen=True)
@@ -39,8 +44,28 @@ class NewComponent:
     template: str
     base: str
     description: str
-    owner: str = "science-team"
+    owners: tuple[str, ...] = (DEFAULT_OWNER,)
     vcpus: int = 1
+
+    def check(self) -> None:
+        """What can be checked without the repository: name, template, vCPUs, description, owners."""
+        problem = names.problem(self.name)
+        if problem:
+            raise UsageError(f"not a valid component name: {problem}", hint=names.hint(self.name))
+        if self.template not in TEMPLATES:
+            raise UsageError(
+                f"unknown template '{self.template}'", hint=f"choose one of {', '.join(TEMPLATES)}"
+            )
+        if self.vcpus < 1:
+            raise UsageError("--vcpus must be at least 1")
+        _check_line("--description", self.description, MAX_DESCRIPTION)
+        if not self.owners:
+            raise UsageError("give at least one --owner", hint=f"e.g. --owner {DEFAULT_OWNER}")
+        for owner in self.owners:
+            _check_line("--owner", owner, MAX_DESCRIPTION)
+        repeated = sorted({o for o in self.owners if self.owners.count(o) > 1})
+        if repeated:
+            raise UsageError(f"--owner {repeated[0]!r} is given twice", hint="name each owner once")
 
     def context(self) -> dict[str, object]:
         return {
@@ -48,12 +73,26 @@ class NewComponent:
             "template": self.template,
             "base": self.base,
             "description": self.description,
-            "owner": self.owner,
+            "owners": list(self.owners),
             "vcpus": self.vcpus,
             "module": "algorithm",
             "example_field": example_field(),
             "example_profile": example_profile(),
         }
+
+
+def _check_line(option: str, text: str, limit: int) -> None:
+    """``text`` is one non-empty line of at most ``limit`` characters (a UsageError otherwise)."""
+    if not text.strip():
+        raise UsageError(f"{option} must not be empty")
+    bad = next((c for c in text if unicodedata.category(c) in _NOT_ONE_LINE), None)
+    if bad is not None:
+        raise UsageError(
+            f"{option} must be one line of text; it holds the character U+{ord(bad):04X}",
+            hint="write it on one line, without tabs or control characters",
+        )
+    if len(text) > limit:
+        raise UsageError(f"{option} is {len(text)} characters long; the limit is {limit}")
 
 
 def example_field(ny: int = 8, nx: int = 10) -> list[list[str]]:
@@ -74,15 +113,7 @@ def example_profile(nx: int = 64) -> list[str]:
 
 
 def check_request(repo: Repository, request: NewComponent) -> None:
-    if not NAME.match(request.name) or len(request.name) > MAX_NAME or request.name.endswith("-"):
-        raise UsageError(
-            f"'{request.name}' is not a valid component name",
-            hint="use lowercase letters, digits and hyphens, starting with a letter (e.g. ozone-bias-fix)",
-        )
-    if request.template not in TEMPLATES:
-        raise UsageError(
-            f"unknown template '{request.template}'", hint=f"choose one of {', '.join(TEMPLATES)}"
-        )
+    request.check()
     target = repo.root / COMPONENTS / request.name
     if target.exists():
         raise InputError(
@@ -93,10 +124,6 @@ def check_request(repo: Repository, request: NewComponent) -> None:
         raise UsageError(
             f"no base image named '{request.base}'", hint=f"base images: {', '.join(sorted(images))}"
         )
-    if request.vcpus < 1:
-        raise UsageError("--vcpus must be at least 1")
-    if "\n" in request.description or not request.description.strip():
-        raise UsageError("--description must be one non-empty line")
 
 
 def template_files(template: str) -> list[str]:
@@ -117,6 +144,8 @@ def template_files(template: str) -> list[str]:
 
 
 def render_into(folder: Path, request: NewComponent) -> list[Path]:
+    """Write the template's files for ``request`` into ``folder`` (no Docker, no repository)."""
+    request.check()
     context = request.context()
     written = []
     for rel in template_files(request.template):
@@ -126,7 +155,7 @@ def render_into(folder: Path, request: NewComponent) -> list[Path]:
         text = render(f"new/{request.template}/{rel}", **context)
         path = folder / target_rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
 

@@ -21,7 +21,14 @@ from r2o.run.runner import Executor
     "--base", default=None, help="Base image (default: python-sci, or fortran for --template fortran)."
 )
 @click.option("--description", default=None, help="One line saying what the component computes.")
-@click.option("--owner", default="science-team", show_default=True, help="Owning team.")
+@click.option(
+    "--owner",
+    "owners",
+    multiple=True,
+    default=(scaffold.DEFAULT_OWNER,),
+    show_default=True,
+    help="Owning team; repeat for several (each value is one owner, commas included).",
+)
 @click.option(
     "--vcpus",
     type=click.IntRange(1, 256),
@@ -35,17 +42,18 @@ def command(
     template: str,
     base: str | None,
     description: str | None,
-    owner: str,
+    owners: tuple[str, ...],
     vcpus: int | None,
 ) -> int:
     """Create components/NAME from a template, build it, and record its golden case."""
     repo = state.repo
+    default_description = f"TODO: say what {name} computes ({template} template)."
     request = scaffold.NewComponent(
         name=name,
         template=template,
         base=base or scaffold.DEFAULT_BASE[template],
-        description=description or f"TODO: say what {name} computes ({template} template).",
-        owner=owner,
+        description=description if description is not None else default_description,
+        owners=owners,
         vcpus=vcpus or (2 if template == "fortran" else 1),
     )
     scaffold.check_request(repo, request)
