@@ -94,7 +94,8 @@ def deployed(engine: Engine, moto: str, repo_copy: Path, tmp_path: Path) -> Any:
     engine.tag(graph.ref("identity-matrix"), rendered_ref)
     create_queue(moto)
     data = tmp_path / "data"
-    data.mkdir()
+    for sub in ("input", "output"):  # the job mounts <data>/input read-only and <data>/output
+        (data / sub).mkdir(parents=True)
     common = ["--endpoint-url", moto]
     out = r2o(
         "deploy",

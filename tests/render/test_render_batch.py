@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -60,18 +61,23 @@ def test_identity_matrix_payload(repo_copy: Path) -> None:
     }
     assert c["volumes"] == [
         {
-            "name": "data",
+            "name": name,
             "efsVolumeConfiguration": {
                 "fileSystemId": FS,
                 "transitEncryption": "ENABLED",
-                "rootDirectory": "/r2o/identity-matrix",
+                "rootDirectory": f"/r2o/identity-matrix/{name}",
                 "authorizationConfig": {"iam": "ENABLED"},
             },
         }
+        for name in ("input", "output")
     ]
     assert c["mountPoints"] == [
-        {"sourceVolume": "data", "containerPath": "/data", "readOnly": True}
-    ]  # stdout only
+        {"sourceVolume": "input", "containerPath": "/data/input", "readOnly": True},
+        {"sourceVolume": "output", "containerPath": "/data/output", "readOnly": True},  # stdout only
+    ]
+    # The process limit of local runs (r2o.run.plan.DEFAULT_PIDS_LIMIT, docker --pids-limit 512).
+    assert c["ulimits"] == [{"name": "nproc", "softLimit": 512, "hardLimit": 512}]
+    assert "secrets" not in c and "ephemeralStorage" not in c
     assert c["logConfiguration"]["logDriver"] == "awslogs"
     assert "jobRoleArn" not in c and "executionRoleArn" not in c
     assert p["retryStrategy"] == {
@@ -98,13 +104,23 @@ def test_roles_access_point_and_host_path(repo_copy: Path) -> None:
         data=batch.DataVolume(efs_file_system_id=FS, efs_access_point_id="fsap-0123456789abcdef0"),
     ).payload["containerProperties"]
     assert c["jobRoleArn"].endswith("role/job") and c["executionRoleArn"].endswith("role/exec")
-    assert c["volumes"][0]["efsVolumeConfiguration"] == {
-        "fileSystemId": FS,
-        "transitEncryption": "ENABLED",
-        "authorizationConfig": {"accessPointId": "fsap-0123456789abcdef0", "iam": "ENABLED"},
-    }
-    host = render(repo_copy, data=batch.DataVolume(host_path="/mnt/r2o")).payload["containerProperties"]
-    assert host["volumes"] == [{"name": "data", "host": {"sourcePath": "/mnt/r2o"}}]
+    # One access point fixes one directory: the data root stays one volume at /data.
+    assert c["volumes"] == [
+        {
+            "name": "data",
+            "efsVolumeConfiguration": {
+                "fileSystemId": FS,
+                "transitEncryption": "ENABLED",
+                "authorizationConfig": {"accessPointId": "fsap-0123456789abcdef0", "iam": "ENABLED"},
+            },
+        }
+    ]
+    assert c["mountPoints"] == [{"sourceVolume": "data", "containerPath": "/data", "readOnly": True}]
+    host = render(repo_copy, data=batch.DataVolume(host_path="/mnt/r2o/")).payload["containerProperties"]
+    assert host["volumes"] == [
+        {"name": "input", "host": {"sourcePath": "/mnt/r2o/input"}},
+        {"name": "output", "host": {"sourcePath": "/mnt/r2o/output"}},
+    ]
 
 
 def test_data_root_is_exactly_one() -> None:
@@ -265,7 +281,7 @@ def test_cli_writes_one_file_per_component(repo_copy: Path, tmp_path: Path) -> N
     [
         ([], 2, ["no image registry given", "--registry"]),
         (["--registry", REGISTRY], 2, ["exactly one of --efs-file-system-id or --data-host-path"]),
-        (["--registry", "https://x", "--efs-file-system-id", FS], 2, ["without a scheme"]),
+        (["--registry", "https://x", "--efs-file-system-id", FS], 2, ["has a scheme (https://)"]),
         (
             ["--registry", REGISTRY, "--efs-file-system-id", FS, "--platform", "FARGATE"],
             3,
@@ -348,3 +364,120 @@ def test_gpus_and_environment(repo_copy: Path) -> None:
     assert c["resourceRequirements"][2] == {"type": "GPU", "value": "1"}
     assert c["environment"] == [{"name": "A_FIRST", "value": "x"}, {"name": "OMP_NUM_THREADS", "value": "1"}]
     assert validate.problems_in(definition.payload, definition.name) == []
+
+
+def _with(repo_root: Path, old: str, new: str) -> None:
+    manifest = repo_root / "components" / "identity-matrix" / "component.yaml"
+    text = manifest.read_text()
+    assert old in text
+    manifest.write_text(text.replace(old, new, 1))
+
+
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-password-AbCdEf"
+PARAMETER_ARN = "arn:aws:ssm:us-east-1:123456789012:parameter/r2o/api-key"
+
+
+def test_secrets_are_rendered_as_references(repo_copy: Path) -> None:
+    _with(
+        repo_copy,
+        "network: false",
+        f"network: false\nenvironment: {{MODE: fast}}\nsecrets: {{DB_PASSWORD: '{SECRET_ARN}:password::', "
+        f"API_KEY: '{PARAMETER_ARN}'}}",
+    )
+    definition = render(repo_copy, execution_role_arn="arn:aws:iam::123456789012:role/exec")
+    c = definition.payload["containerProperties"]
+    assert c["secrets"] == [
+        {"name": "API_KEY", "valueFrom": PARAMETER_ARN},
+        {"name": "DB_PASSWORD", "valueFrom": f"{SECRET_ARN}:password::"},
+    ]
+    assert c["environment"] == [{"name": "MODE", "value": "fast"}]
+    assert validate.problems_in(definition.payload, definition.name) == []
+    # Without an execution role nothing could read them.
+    assert "secrets need an execution role" in _messages(render(repo_copy).payload)
+
+
+def test_secret_rules_of_the_payload_check(good: dict[str, Any]) -> None:
+    good["containerProperties"]["executionRoleArn"] = "arn:aws:iam::123456789012:role/exec"
+    good["containerProperties"]["environment"] = [{"name": "TOKEN", "value": "x"}]
+    good["containerProperties"]["secrets"] = [
+        {"name": "TOKEN", "valueFrom": PARAMETER_ARN},
+        {"name": "TOKEN", "valueFrom": "hunter2"},
+    ]
+    text = _messages(good)
+    assert "'TOKEN' is also a plain environment variable" in text
+    assert "'TOKEN' is given twice" in text
+    assert "'hunter2' is not the ARN of a Secrets Manager secret or an SSM parameter" in text
+
+
+@pytest.mark.parametrize(("storage_mib", "size"), [(20480, None), (20481, 21), (51200, 50), (204800, 200)])
+def test_fargate_ephemeral_storage_from_storage_mib(
+    repo_copy: Path, storage_mib: int, size: int | None
+) -> None:
+    _with(repo_copy, "memory_mib: 512", f"memory_mib: 2048, storage_mib: {storage_mib}")
+    _with(repo_copy, "platforms: [EC2]", "platforms: [FARGATE]")
+    definition = render(repo_copy, execution_role_arn="arn:aws:iam::123456789012:role/exec")
+    c = definition.payload["containerProperties"]
+    if size is None:
+        assert "ephemeralStorage" not in c  # Fargate's 20 GiB default
+    else:
+        assert c["ephemeralStorage"] == {"sizeInGiB": size}
+    assert "ulimits" not in c  # Fargate takes no ulimits (but nofile)
+    assert validate.problems_in(definition.payload, definition.name) == []
+
+
+def test_ec2_has_no_per_job_storage_setting(repo_copy: Path) -> None:
+    _with(repo_copy, "memory_mib: 512", "memory_mib: 512, storage_mib: 102400")
+    c = render(repo_copy).payload["containerProperties"]
+    assert "ephemeralStorage" not in c
+
+
+def test_storage_and_ulimit_rules_of_the_payload_check(good: dict[str, Any]) -> None:
+    good["containerProperties"]["ephemeralStorage"] = {"sizeInGiB": 50}
+    assert "ephemeralStorage: is only supported on FARGATE" in _messages(good)
+    good["platformCapabilities"] = ["FARGATE"]
+    good["containerProperties"]["ephemeralStorage"] = {"sizeInGiB": 20}
+    text = _messages(good)
+    assert "20 is outside Fargate's 21-200 GiB" in text
+    assert "ulimits are not supported on FARGATE" in text
+    good["containerProperties"]["ulimits"] = [{"name": "nproc", "softLimit": 9, "hardLimit": 8}]
+    assert "soft limit 9 is above the hard limit 8" in _messages(good)
+
+
+def test_a_writer_mounts_outputs_writable_and_inputs_read_only(repo_copy: Path) -> None:
+    _with(repo_copy, "inputs: []", "inputs:\n  - {name: grid, path: /data/input/grid.nc, format: netcdf}")
+    _with(
+        repo_copy,
+        "  - {name: matrix, path: stdout,",
+        "  - {name: result, path: /data/output/result.nc, format: netcdf}\n  - {name: matrix, path: stdout,",
+    )
+    definition = render(repo_copy)
+    assert definition.payload["containerProperties"]["mountPoints"] == [
+        {"sourceVolume": "input", "containerPath": "/data/input", "readOnly": True},
+        {"sourceVolume": "output", "containerPath": "/data/output", "readOnly": False},
+    ]
+    assert validate.problems_in(definition.payload, definition.name) == []
+
+
+def test_the_longest_names_render_valid_pipeline_definitions(repo_copy: Path) -> None:
+    """A component and a pipeline of the longest valid names still give a valid job definition name."""
+    from r2o import names
+    from r2o.pipeline import batch as pipeline_batch
+
+    long_name = "c" * names.MAX_LENGTH
+    folder = repo_copy / "components" / long_name
+    shutil.copytree(repo_copy / "components" / "identity-matrix", folder)
+    manifest = folder / "component.yaml"
+    manifest.write_text(manifest.read_text().replace("name: identity-matrix", f"name: {long_name}"))
+    repo = Repository(repo_copy)
+    assert repo.loaded.problems == []
+    component = repo.component(long_name)
+    definition = pipeline_batch.definition_for(
+        component, ImageGraph.from_repo(repo).ref(long_name, REGISTRY), options(), "p" * names.MAX_LENGTH
+    )
+    assert len(definition.payload["jobDefinitionName"]) <= 128
+    assert validate.problems_in(definition.payload, definition.name) == []
+    # The pipeline definition replaces the component's data volumes with the lake (tasks stage
+    # their inputs and outputs through per-task tmpfs folders).
+    container = definition.payload["containerProperties"]
+    assert [v["name"] for v in container["volumes"]] == ["lake"]
+    assert [m["sourceVolume"] for m in container["mountPoints"]] == ["lake"]

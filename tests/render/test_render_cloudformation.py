@@ -117,12 +117,24 @@ def test_job_definition_matches_render_batch(repo_copy: Path) -> None:
     assert c["Image"] == {"Fn::Sub": f"${{IdentityMatrixRepository.RepositoryUri}}:{tag}"}
     assert c["Command"] == ["Ref::size"] and c["User"] == "1000:1000" and c["ReadonlyRootFilesystem"] is True
     assert c["JobRoleArn"] == {"Fn::GetAtt": ["IdentityMatrixJobRole", "Arn"]}
+    assert c["Ulimits"] == [{"Name": "nproc", "SoftLimit": 512, "HardLimit": 512}]
     efs, s3 = c["Volumes"]["Fn::If"][1:]
+    assert [v["Name"] for v in efs] == ["input", "output"]
     assert efs[0]["EfsVolumeConfiguration"]["AuthorizationConfig"] == {
-        "AccessPointId": {"Ref": "IdentityMatrixAccessPoint"},
+        "AccessPointId": {"Ref": "IdentityMatrixInputAccessPoint"},
         "Iam": "ENABLED",
     }
-    assert s3 == [{"Name": "data"}]
+    assert efs[1]["EfsVolumeConfiguration"]["AuthorizationConfig"]["AccessPointId"] == {
+        "Ref": "IdentityMatrixOutputAccessPoint"
+    }
+    assert s3 == [{"Name": "input"}, {"Name": "output"}]
+    # EFS: inputs read-only; S3 staging: the job copies its inputs in, so both are writable.
+    on_efs, staged = c["MountPoints"]["Fn::If"][1:]
+    assert on_efs == [
+        {"SourceVolume": "input", "ContainerPath": "/data/input", "ReadOnly": True},
+        {"SourceVolume": "output", "ContainerPath": "/data/output", "ReadOnly": True},
+    ]
+    assert [m["ReadOnly"] for m in staged] == [False, False]
 
 
 def test_no_wildcard_actions_and_job_roles_reach_only_their_data(rich_repo: Path) -> None:
@@ -135,17 +147,21 @@ def test_no_wildcard_actions_and_job_roles_reach_only_their_data(rich_repo: Path
         return efs, s3
 
     efs, s3 = policies("WrfJobRole")
+    file_system = {"Fn::GetAtt": ["DataFileSystem", "Arn"]}
+    input_ap, output_ap = ({"Fn::GetAtt": [f"Wrf{k}AccessPoint", "Arn"]} for k in ("Input", "Output"))
     assert efs["PolicyDocument"]["Statement"] == [
         {
             "Effect": "Allow",
-            "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
-            "Resource": {"Fn::GetAtt": ["DataFileSystem", "Arn"]},
-            "Condition": {
-                "StringEquals": {
-                    "elasticfilesystem:AccessPointArn": {"Fn::GetAtt": ["WrfAccessPoint", "Arn"]}
-                }
-            },
-        }
+            "Action": ["elasticfilesystem:ClientMount"],
+            "Resource": file_system,
+            "Condition": {"StringEquals": {"elasticfilesystem:AccessPointArn": [input_ap, output_ap]}},
+        },
+        {  # write through the output access point only
+            "Effect": "Allow",
+            "Action": ["elasticfilesystem:ClientWrite"],
+            "Resource": file_system,
+            "Condition": {"StringEquals": {"elasticfilesystem:AccessPointArn": [output_ap]}},
+        },
     ]
     bucket = "arn:${AWS::Partition}:s3:::${DataBucket}"
     read, write, listing = s3["PolicyDocument"]["Statement"]
@@ -166,11 +182,19 @@ def test_no_wildcard_actions_and_job_roles_reach_only_their_data(rich_repo: Path
         "StringLike": {"s3:prefix": ["r2o/wrf/input/coarse*", "r2o/wrf/output/wrfout*"]}
     }
     efs, s3 = policies("IdentityMatrixJobRole")  # prints to stdout only: mount, no write, no S3 at all
-    assert efs["PolicyDocument"]["Statement"][0]["Action"] == ["elasticfilesystem:ClientMount"]
+    assert [st["Action"] for st in efs["PolicyDocument"]["Statement"]] == [["elasticfilesystem:ClientMount"]]
     assert s3 == {"Ref": "AWS::NoValue"}
-    access_point = resources["WrfAccessPoint"]["Properties"]
-    assert access_point["RootDirectory"]["Path"] == "/r2o/wrf"
-    assert access_point["PosixUser"] == {"Uid": "1000", "Gid": "1000"}
+    for kind in ("input", "output"):
+        access_point = resources[f"Wrf{kind.title()}AccessPoint"]["Properties"]
+        assert access_point["RootDirectory"]["Path"] == f"/r2o/wrf/{kind}"
+        assert access_point["PosixUser"] == {"Uid": "1000", "Gid": "1000"}
+    wrf_mounts = resources["WrfJobDefinition"]["Properties"]["ContainerProperties"]["MountPoints"]["Fn::If"][
+        1
+    ]
+    assert [(m["ContainerPath"], m["ReadOnly"]) for m in wrf_mounts] == [
+        ("/data/input", True),
+        ("/data/output", False),
+    ]
     fargate = resources["TinyFargateJobDefinition"]["Properties"]
     assert fargate["PlatformCapabilities"] == ["FARGATE"]
     assert "Tmpfs" not in fargate["ContainerProperties"]["LinuxParameters"]
@@ -238,3 +262,61 @@ def test_the_repository_template_passes_cfn_lint(tmp_path: Path) -> None:
         template["Resources"]
     )
     lint(template, tmp_path)
+
+
+def test_job_roles_trust_only_ecs_tasks_of_this_account(rich_repo: Path) -> None:
+    resources = cloudformation.render(Repository(rich_repo))["Resources"]
+    job_roles = [k for k in resources if k.endswith("JobRole")]
+    assert sorted(job_roles) == ["IdentityMatrixJobRole", "TinyFargateJobRole", "WrfJobRole"]
+    for role in job_roles:
+        [statement] = resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-password-AbCdEf"
+PARAMETER = "arn:aws:ssm:us-east-1:123456789012:parameter/r2o/api-key"
+
+
+@pytest.fixture
+def secret_repo(repo_copy: Path) -> Path:
+    """identity-matrix with a Secrets Manager secret (a JSON key of it) and an SSM parameter."""
+    manifest = repo_copy / "components" / "identity-matrix" / "component.yaml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            "network: false",
+            f"network: false\nsecrets: {{DB_PASSWORD: '{SECRET}:password::', API_KEY: '{PARAMETER}'}}",
+        )
+    )
+    return repo_copy
+
+
+def test_secrets_get_their_own_execution_role(secret_repo: Path) -> None:
+    resources = cloudformation.render(Repository(secret_repo))["Resources"]
+    container = resources["IdentityMatrixJobDefinition"]["Properties"]["ContainerProperties"]
+    assert container["Secrets"] == [
+        {"Name": "API_KEY", "ValueFrom": PARAMETER},
+        {"Name": "DB_PASSWORD", "ValueFrom": f"{SECRET}:password::"},
+    ]
+    assert container["ExecutionRoleArn"] == {"Fn::GetAtt": ["IdentityMatrixExecutionRole", "Arn"]}
+    statements = resources["IdentityMatrixExecutionRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    by_action = {tuple(st["Action"]): st["Resource"] for st in statements}
+    # Exactly these ARNs: the secret without the ECS JSON-key selector, the parameter as named.
+    assert by_action[("secretsmanager:GetSecretValue",)] == [SECRET]
+    assert by_action[("ssm:GetParameters",)] == [PARAMETER]
+    assert by_action[tuple(cloudformation._ECR_PULL)] == [{"Fn::GetAtt": ["IdentityMatrixRepository", "Arn"]}]
+    assert not any(a.startswith("kms:") for a in actions(statements))
+    # The shared execution role (components without secrets) reads no secret at all.
+    shared = list(actions(resources["ExecutionRole"]))
+    assert not any(a.startswith(("secretsmanager:", "ssm:")) for a in shared)
+    # CodeBuild may pass the new role to Batch (it registers the job definitions).
+    build = resources["BuildRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    [pass_role] = [st for st in build if st["Action"] == ["iam:PassRole"]]
+    assert {"Fn::GetAtt": ["IdentityMatrixExecutionRole", "Arn"]} in pass_role["Resource"]
+
+
+@pytest.mark.integration  # cfn-lint: seconds per template
+def test_cfn_lint_reports_nothing_with_secrets(secret_repo: Path, tmp_path: Path) -> None:
+    lint(cloudformation.render(Repository(secret_repo)), tmp_path)

@@ -44,14 +44,15 @@ DEFAULT_STORAGE_MIB = 20 * 1024
 OUTPUTS_EXTRA = ("keep", "drop")
 # AWS Batch reserves environment variable names starting with this (it sets AWS_BATCH_JOB_ID, ...).
 RESERVED_ENV_PREFIX = "AWS_BATCH"
-# What a ``secrets:`` value may be: a Secrets Manager secret (optionally with ECS's
-# ``:json-key:version-stage:version-id`` suffix) or an SSM Parameter Store parameter, by full ARN.
+# What a ``secrets:`` value may be: the full ARN of a Secrets Manager secret (its name ends in the
+# six characters Secrets Manager appends, which IAM grants must match), optionally with ECS's
+# ``:json-key:version-stage:version-id`` selector, or of an SSM Parameter Store parameter.
 _PARTITION = r"aws(?:-cn|-us-gov)?"
 _REGION = r"[a-z]{2}(?:-[a-z]+)+-\d+"
-SECRETS_MANAGER_ARN = re.compile(
-    rf"^arn:{_PARTITION}:secretsmanager:{_REGION}:\d{{12}}:secret:[A-Za-z0-9/_+=.@-]+"
-    r"(?::[A-Za-z0-9/_+=.@-]*){0,3}$"
-)
+_SECRET_PREFIX = rf"arn:{_PARTITION}:secretsmanager:{_REGION}:\d{{12}}:secret:[A-Za-z0-9/_+=.@-]+"
+_SELECTOR = r"(?P<selector>(?::[A-Za-z0-9/_+=.@-]*){0,3})"
+SECRETS_MANAGER_ARN = re.compile(rf"^(?P<secret>{_SECRET_PREFIX}-[A-Za-z0-9]{{6}}){_SELECTOR}$")
+_PARTIAL_SECRETS_MANAGER_ARN = re.compile(rf"^{_SECRET_PREFIX}{_SELECTOR}$")
 SSM_PARAMETER_ARN = re.compile(rf"^arn:{_PARTITION}:ssm:{_REGION}:\d{{12}}:parameter/[A-Za-z0-9_./-]+$")
 
 
@@ -452,7 +453,18 @@ def _secrets_are_references(data: dict[str, Any], doc: YamlDocument) -> list[Pro
                     "keep it in secrets: only (the container sees the secret's value under that name)",
                 )
             )
-        if not (SECRETS_MANAGER_ARN.match(arn) or SSM_PARAMETER_ARN.match(arn)):
+        if _PARTIAL_SECRETS_MANAGER_ARN.match(arn) and not SECRETS_MANAGER_ARN.match(arn):
+            out.append(
+                _p(
+                    doc,
+                    at,
+                    f"'{arn}' is a partial Secrets Manager ARN: the job's execution role is granted "
+                    "exactly this ARN, and IAM matches the full one (its name ends in the 6 characters "
+                    "Secrets Manager appends)",
+                    "write the full ARN: aws secretsmanager describe-secret --secret-id NAME --query ARN",
+                )
+            )
+        elif not (SECRETS_MANAGER_ARN.match(arn) or SSM_PARAMETER_ARN.match(arn)):
             out.append(
                 _p(
                     doc,
@@ -516,6 +528,12 @@ def _resources_fit_batch(data: dict[str, Any], doc: YamlDocument) -> list[Proble
             _p(doc, (*at, "timeout_s"), f"{timeout} s is below AWS Batch's minimum of {MIN_TIMEOUT_S} s")
         )
     return out
+
+
+def secret_resource(arn: str) -> str:
+    """The ARN an IAM policy grants for a ``secrets:`` value (a secret without its ECS selector)."""
+    match = SECRETS_MANAGER_ARN.match(arn)
+    return match.group("secret") if match else arn
 
 
 def _parameter(name: str, spec: Mapping[str, Any]) -> Parameter:

@@ -4,8 +4,9 @@ Two layers. botocore's own ParamValidator against the Batch service model (shape
 required members, minimums) — exactly what boto3 would refuse client-side. Then what that
 validator leaves to the service, which would otherwise fail only at deploy time: enum values
 (read from the same model), maximums, AWS Batch's documented limits (name pattern, attempts,
-timeout, Fargate vCPU/memory pairs, at most 50 tags, 24 KiB per definition) and the payload's
-internal consistency (mount points name volumes, EFS IAM needs transit encryption).
+timeout, Fargate vCPU/memory pairs and ephemeral storage, no ulimits on Fargate, at most 50 tags,
+24 KiB per definition) and the payload's internal consistency (mount points name volumes and
+differ, EFS IAM needs transit encryption, secrets are ARNs with an execution role to read them).
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ from botocore.model import OperationModel, Shape
 from botocore.validate import ParamValidator
 
 from r2o.errors import ManifestError, Problem
-from r2o.manifest import FARGATE_MEMORY, MAX_ATTEMPTS, MIN_TIMEOUT_S
-from r2o.render.batch import JobDefinition
+from r2o.manifest import (
+    FARGATE_MEMORY,
+    MAX_ATTEMPTS,
+    MIN_TIMEOUT_S,
+    SECRETS_MANAGER_ARN,
+    SSM_PARAMETER_ARN,
+)
+from r2o.render.batch import FARGATE_STORAGE_GIB, JobDefinition
 
 MAX_TAGS = 50
 MAX_DEFINITION_BYTES = 24 * 1024
@@ -146,6 +153,27 @@ def _batch_rules(payload: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
     for i, env in enumerate(container.get("environment", [])):
         if str(env.get("name", "")).startswith(_RESERVED_ENV):
             yield f"containerProperties.environment[{i}].name", f"names starting {_RESERVED_ENV} are reserved"
+    yield from _secret_rules(container)
+    for i, limit in enumerate(container.get("ulimits", [])):
+        if fargate:
+            yield f"containerProperties.ulimits[{i}]", "ulimits are not supported on FARGATE"
+        soft, hard = limit.get("softLimit"), limit.get("hardLimit")
+        if isinstance(soft, int) and isinstance(hard, int) and soft > hard:
+            yield f"containerProperties.ulimits[{i}]", f"soft limit {soft} is above the hard limit {hard}"
+    storage = container.get("ephemeralStorage")
+    if storage is not None:
+        size = storage.get("sizeInGiB")
+        if not fargate:
+            yield "containerProperties.ephemeralStorage", "is only supported on FARGATE"
+        elif not isinstance(size, int) or not FARGATE_STORAGE_GIB[0] <= size <= FARGATE_STORAGE_GIB[1]:
+            low, high = FARGATE_STORAGE_GIB
+            yield (
+                "containerProperties.ephemeralStorage.sizeInGiB",
+                f"{size} is outside Fargate's {low}-{high} GiB",
+            )
+    paths = [str(m.get("containerPath")) for m in container.get("mountPoints", [])]
+    for path in sorted({p for p in paths if paths.count(p) > 1}):
+        yield "containerProperties.mountPoints", f"'{path}' is mounted twice"
     volumes = {v.get("name"): v for v in container.get("volumes", [])}
     for i, mount in enumerate(container.get("mountPoints", [])):
         if mount.get("sourceVolume") not in volumes:
@@ -167,6 +195,30 @@ def _batch_rules(payload: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
     size = len(json.dumps(payload, separators=(",", ":")).encode())
     if size > MAX_DEFINITION_BYTES:
         yield "", f"the definition is {size} bytes; AWS Batch accepts at most {MAX_DEFINITION_BYTES} (24 KiB)"
+
+
+def _secret_rules(container: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    """Secrets are references an execution role resolves; each name once, never also a plain variable."""
+    secrets = container.get("secrets", [])
+    if secrets and not container.get("executionRoleArn"):
+        yield (
+            "containerProperties.executionRoleArn",
+            "secrets need an execution role that may read them (--execution-role-arn)",
+        )
+    plain = {str(e.get("name")) for e in container.get("environment", [])}
+    seen: set[str] = set()
+    for i, secret in enumerate(secrets):
+        name, value = str(secret.get("name", "")), str(secret.get("valueFrom", ""))
+        at = f"containerProperties.secrets[{i}]"
+        if name in seen:
+            yield at, f"'{name}' is given twice"
+        seen.add(name)
+        if name in plain:
+            yield at, f"'{name}' is also a plain environment variable"
+        if name.startswith(_RESERVED_ENV):
+            yield at, f"names starting {_RESERVED_ENV} are reserved"
+        if not (SECRETS_MANAGER_ARN.match(value) or SSM_PARAMETER_ARN.match(value)):
+            yield at, f"'{value}' is not the ARN of a Secrets Manager secret or an SSM parameter"
 
 
 def _fargate_rules(container: Mapping[str, Any], reqs: Mapping[str, str]) -> Iterable[tuple[str, str]]:

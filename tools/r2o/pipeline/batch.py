@@ -37,6 +37,7 @@ from r2o.manifest import Component
 from r2o.pipeline.plan import TaskGraph, substitute
 from r2o.pipeline.spec import PREVIOUS, Step
 from r2o.render.batch import (
+    DATA_VOLUMES,
     TAG_DEFINITION_HASH,
     BatchOptions,
     JobDefinition,
@@ -182,8 +183,8 @@ def definition_for(component: Component, image: str, options: BatchOptions, pipe
         else:
             efs["rootDirectory"] = "/"
         lake = {"name": LAKE_VOLUME, "efsVolumeConfiguration": efs}
-    others = [v for v in container["volumes"] if v["name"] != "data"]
-    mounts = [m for m in container["mountPoints"] if m["sourceVolume"] != "data"]
+    others = [v for v in container["volumes"] if v["name"] not in DATA_VOLUMES]
+    mounts = [m for m in container["mountPoints"] if m["sourceVolume"] not in DATA_VOLUMES]
     container["volumes"] = [lake, *others]
     container["mountPoints"] = [
         {"sourceVolume": LAKE_VOLUME, "containerPath": LAKE.as_posix(), "readOnly": False},

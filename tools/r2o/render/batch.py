@@ -1,9 +1,22 @@
 """AWS Batch job definitions (RegisterJobDefinition payloads) rendered from component manifests.
 
 One payload per component, pure data: no AWS call, no Docker. The payload mirrors a local
-``r2o run`` (same /data path, read-only root, tmpfs /tmp, uid 1000, init process), so a component
-that runs locally runs on Batch. Checking the payload against botocore's model lives in
-``r2o.aws.validate`` (render/ does not depend on AWS libraries).
+``r2o run`` (same /data paths, inputs read-only, read-only root, tmpfs /tmp, uid 1000, init
+process, a process limit), so a component that runs locally runs on Batch. Checking the payload
+against botocore's model lives in ``r2o.aws.validate`` (render/ does not depend on AWS libraries).
+
+Data: /data/input and /data/output are two volumes of the data root (``<root>/input`` mounted
+read-only, ``<root>/output`` writable when the component writes files), so a component can never
+change its own inputs. A single EFS access point given with ``--efs-access-point-id`` fixes one
+directory; then the data root is one volume at /data (read-only when nothing is written), as
+the layout cannot be split.
+
+Storage (``resources.storage_mib``): on Fargate a value above the 20 GiB default becomes
+``ephemeralStorage`` (whole GiB, 21-200): the task's local disk, which holds /tmp's scratch volume
+and anything staged locally; an EFS data root is not part of it and has no per-job cap. AWS Batch
+on EC2 has no per-job storage setting: containers share the instance's Docker storage, whose size
+is the compute environment's (launch template's) root or data volume; size that for the largest
+``storage_mib`` times the jobs an instance runs at once.
 
 The payload carries a ``r2o:definition-sha256`` tag: a hash of everything else in it. ``r2o deploy``
 compares that tag with the newest ACTIVE revision to decide whether a new revision is needed, so
@@ -15,22 +28,27 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from r2o import names
 from r2o.errors import UsageError
 from r2o.images.plan import ImageGraph
-from r2o.manifest import Component, Parameter
+from r2o.manifest import DEFAULT_STORAGE_MIB, INPUT_ROOT, OUTPUT_ROOT, Component, Parameter
 from r2o.repo import Repository
-from r2o.run.plan import TMPFS_MIB
+from r2o.run.plan import DEFAULT_PIDS_LIMIT, TMPFS_MIB
 
 DATA_ROOT = PurePosixPath("/data")
-DATA_VOLUME = "data"
+DATA_VOLUME = "data"  # the whole data root at /data (a single access point)
+INPUT_VOLUME = "input"  # <root>/input at /data/input, read-only
+OUTPUT_VOLUME = "output"  # <root>/output at /data/output
+DATA_VOLUMES = (DATA_VOLUME, INPUT_VOLUME, OUTPUT_VOLUME)
 TMP_VOLUME = "tmp"
-DEFAULT_NAME_PREFIX = "r2o-"
+DEFAULT_NAME_PREFIX = names.DEFINITION_PREFIX
 DEFAULT_LOG_GROUP = "/aws/batch/job"
 LOG_STREAM_PREFIX = "r2o"
 # The directory of the data file system a component sees as /data (inputs under input/, outputs
@@ -48,6 +66,8 @@ TAG_DEFINITION_HASH = "r2o:definition-sha256"
 CONTAINER_USER = "1000:1000"
 EC2 = "EC2"
 FARGATE = "FARGATE"
+# Fargate's ephemeral storage: 20 GiB unless the job definition asks for 21-200 GiB.
+FARGATE_STORAGE_GIB = (21, 200)
 
 
 @dataclass(frozen=True)
@@ -148,17 +168,55 @@ def retry_strategy(component: Component) -> dict[str, Any]:
     }
 
 
-def data_volume(component: Component, data: DataVolume) -> dict[str, Any]:
-    if data.host_path is not None:
-        return {"name": DATA_VOLUME, "host": {"sourcePath": data.host_path}}
-    efs: dict[str, Any] = {"fileSystemId": data.efs_file_system_id, "transitEncryption": "ENABLED"}
+def data_volumes(component: Component, data: DataVolume) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The data root's volumes and mount points: inputs read-only, outputs writable if written."""
+    writes = writes_files(component)
     if data.efs_access_point_id is not None:
-        # The access point fixes the directory (rootDirectory must then be "/", so it is left out).
-        efs["authorizationConfig"] = {"accessPointId": data.efs_access_point_id, "iam": "ENABLED"}
-    else:
-        efs["rootDirectory"] = EFS_COMPONENT_ROOT.format(component=component.name)
-        efs["authorizationConfig"] = {"iam": "ENABLED"}
-    return {"name": DATA_VOLUME, "efsVolumeConfiguration": efs}
+        # The access point fixes one directory (rootDirectory must then be "/", so it is left out):
+        # the layout cannot be split, and /data is writable as a whole when outputs are written.
+        efs: dict[str, Any] = {
+            "fileSystemId": data.efs_file_system_id,
+            "transitEncryption": "ENABLED",
+            "authorizationConfig": {"accessPointId": data.efs_access_point_id, "iam": "ENABLED"},
+        }
+        volumes = [{"name": DATA_VOLUME, "efsVolumeConfiguration": efs}]
+        mounts = [
+            {"sourceVolume": DATA_VOLUME, "containerPath": DATA_ROOT.as_posix(), "readOnly": not writes}
+        ]
+        return volumes, mounts
+    volumes = []
+    for name in (INPUT_VOLUME, OUTPUT_VOLUME):
+        if data.host_path is not None:
+            volumes.append({"name": name, "host": {"sourcePath": f"{data.host_path.rstrip('/')}/{name}"}})
+        else:
+            root = EFS_COMPONENT_ROOT.format(component=component.name)
+            efs = {
+                "fileSystemId": data.efs_file_system_id,
+                "rootDirectory": f"{root}/{name}",
+                "transitEncryption": "ENABLED",
+                "authorizationConfig": {"iam": "ENABLED"},
+            }
+            volumes.append({"name": name, "efsVolumeConfiguration": efs})
+    mounts = [
+        {"sourceVolume": INPUT_VOLUME, "containerPath": INPUT_ROOT.as_posix(), "readOnly": True},
+        # A component that writes no file needs no write access (stdout goes to the logs).
+        {"sourceVolume": OUTPUT_VOLUME, "containerPath": OUTPUT_ROOT.as_posix(), "readOnly": not writes},
+    ]
+    return volumes, mounts
+
+
+def secrets_for(component: Component) -> list[dict[str, str]]:
+    """The job definition's ``secrets``: ARNs only; the ECS agent resolves them at container start."""
+    return [{"name": name, "valueFrom": arn} for name, arn in sorted(component.secrets.items())]
+
+
+def ephemeral_storage_gib(component: Component) -> int | None:
+    """Fargate ``ephemeralStorage.sizeInGiB`` for ``storage_mib``, or None when the default suffices."""
+    mib = component.resources.storage_mib
+    if mib <= DEFAULT_STORAGE_MIB:
+        return None
+    low, high = FARGATE_STORAGE_GIB
+    return min(high, max(low, math.ceil(mib / 1024)))
 
 
 def tags_for(component: Component, content_tag: str, options: BatchOptions) -> dict[str, str]:
@@ -182,15 +240,7 @@ def render_component(component: Component, image: str, options: BatchOptions) ->
     """The RegisterJobDefinition request for ``component`` running ``image`` (``registry/name:tag``)."""
     platform = platform_for(component, options.platform)
     content_tag = image.rsplit(":", 1)[-1]
-    volumes = [data_volume(component, options.data)]
-    # A component that writes no file needs no write access to the data root (stdout goes to the logs).
-    mount_points = [
-        {
-            "sourceVolume": DATA_VOLUME,
-            "containerPath": DATA_ROOT.as_posix(),
-            "readOnly": not writes_files(component),
-        }
-    ]
+    volumes, mount_points = data_volumes(component, options.data)
     linux: dict[str, Any] = {"initProcessEnabled": True}
     if platform == FARGATE:
         # Fargate has no tmpfs: /tmp is a task-local scratch volume instead (Docker assigns the path).
@@ -215,6 +265,8 @@ def render_component(component: Component, image: str, options: BatchOptions) ->
             "options": {"awslogs-group": options.log_group, "awslogs-stream-prefix": LOG_STREAM_PREFIX},
         },
     }
+    if component.secrets:
+        container["secrets"] = secrets_for(component)
     if options.job_role_arn:
         container["jobRoleArn"] = options.job_role_arn
     if options.execution_role_arn:
@@ -222,6 +274,17 @@ def render_component(component: Component, image: str, options: BatchOptions) ->
     if platform == FARGATE:
         container["fargatePlatformConfiguration"] = {"platformVersion": "LATEST"}
         container["networkConfiguration"] = {"assignPublicIp": "DISABLED"}
+        size = ephemeral_storage_gib(component)
+        if size is not None:
+            container["ephemeralStorage"] = {"sizeInGiB": size}
+    else:
+        # The process limit of a local run (docker --pids-limit). Batch has no per-container pids
+        # cgroup setting, and Fargate takes no ulimits but nofile, so EC2 gets RLIMIT_NPROC. Unlike
+        # --pids-limit it counts every process and thread of uid 1000 on the instance, so jobs
+        # packed onto one instance share it.
+        container["ulimits"] = [
+            {"name": "nproc", "softLimit": DEFAULT_PIDS_LIMIT, "hardLimit": DEFAULT_PIDS_LIMIT}
+        ]
     payload: dict[str, Any] = {
         "jobDefinitionName": definition_name(component.name, options.name_prefix),
         "type": "container",

@@ -7,13 +7,20 @@ What it holds:
 - a job definition per component, the same as ``r2o render batch`` renders (converted to
   CloudFormation's property names), its image ``<repository URI>:<content tag>``;
 - a managed EC2 (optionally Spot) compute environment and a job queue;
-- the data root: an EFS file system (encrypted, TLS-only) with one access point per component
-  rooted at ``/r2o/<component>`` (owned by uid 1000), or, when the ``DataBucket`` parameter names
-  an S3 bucket, that bucket as the data lake (then /data is job-local scratch);
+- the data root: an EFS file system (encrypted, TLS-only) with two access points per component,
+  ``/r2o/<component>/input`` (mounted read-only at /data/input) and ``/r2o/<component>/output``
+  (at /data/output, writable when the component writes files), both owned by uid 1000; or, when
+  the ``DataBucket`` parameter names an S3 bucket, that bucket as the data lake (then /data/input
+  and /data/output are job-local scratch that staging fills and empties);
 - least-privilege IAM roles: no wildcard actions anywhere; one job role per component that reaches
-  only its own data — its EFS access point (write only if it writes files), or in S3 exactly the
-  prefixes of its declared inputs (read) and file outputs (write):
-  ``r2o/<component>/input/<input name>`` and ``r2o/<component>/output/<output name>``;
+  only its own data — its input access point (read) and output access point (write only if it
+  writes files), or in S3 exactly the prefixes of its declared inputs (read) and file outputs
+  (write): ``r2o/<component>/input/<input name>`` and ``r2o/<component>/output/<output name>``;
+  job roles trust ECS tasks of this account only (``aws:SourceAccount``);
+- the execution role that pulls images and writes logs; a component with ``secrets:`` gets its
+  own execution role that may also read exactly those secrets (``secretsmanager:GetSecretValue``
+  or ``ssm:GetParameters`` on the ARNs the manifest names), so no other job definition can be
+  pointed at them;
 - the CodeBuild project that runs ``buildspec.yml`` as a batch build (BuildBatchConfig), and its
   service role (push to the ECR repositories, register the job definitions).
 """
@@ -29,7 +36,7 @@ import yaml
 
 from r2o.errors import UsageError
 from r2o.images.plan import ImageGraph
-from r2o.manifest import Component
+from r2o.manifest import SECRETS_MANAGER_ARN, Component, secret_resource
 from r2o.render import batch
 from r2o.repo import Repository
 
@@ -89,11 +96,16 @@ def _arn(service: str, resource: str, *, region: bool = True, account: bool = Tr
     return {"Fn::Sub": f"arn:${{AWS::Partition}}:{service}:{where}:{resource}"}
 
 
-def _trust(service: str) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+def _trust(service: str, *, this_account_only: bool = False) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
     }
+    if this_account_only:
+        # Confused-deputy guard recommended for ECS task roles: only tasks of this account.
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def _policy(name: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
@@ -186,41 +198,47 @@ def _parameters() -> dict[str, Any]:
     }
 
 
+ACCESS_POINTS = {batch.INPUT_VOLUME: "InputAccessPoint", batch.OUTPUT_VOLUME: "OutputAccessPoint"}
+
+
 def _component_resources(
     component: Component, tag: str, definition: batch.JobDefinition, repositories: Mapping[str, str]
 ) -> dict[str, Any]:
     lid = logical_id(component.name)
     resources: dict[str, Any] = {}
     writes = batch.writes_files(component)
-    resources[f"{lid}AccessPoint"] = {
-        "Type": "AWS::EFS::AccessPoint",
-        "Condition": "CreateEfs",
-        "Properties": {
-            "FileSystemId": {"Ref": "DataFileSystem"},
-            "PosixUser": {"Uid": "1000", "Gid": "1000"},
-            "RootDirectory": {
-                "Path": batch.EFS_COMPONENT_ROOT.format(component=component.name),
-                "CreationInfo": {"OwnerUid": "1000", "OwnerGid": "1000", "Permissions": "0750"},
-            },
-            "AccessPointTags": [{"Key": batch.TAG_COMPONENT, "Value": component.name}],
-        },
-    }
-    efs_actions = ["elasticfilesystem:ClientMount", *(["elasticfilesystem:ClientWrite"] if writes else [])]
-    efs_policy = _policy(
-        f"{component.name}-data",
-        [
-            {
-                "Effect": "Allow",
-                "Action": efs_actions,
-                "Resource": {"Fn::GetAtt": ["DataFileSystem", "Arn"]},
-                "Condition": {
-                    "StringEquals": {
-                        "elasticfilesystem:AccessPointArn": {"Fn::GetAtt": [f"{lid}AccessPoint", "Arn"]}
-                    }
+    for volume, suffix in ACCESS_POINTS.items():
+        resources[f"{lid}{suffix}"] = {
+            "Type": "AWS::EFS::AccessPoint",
+            "Condition": "CreateEfs",
+            "Properties": {
+                "FileSystemId": {"Ref": "DataFileSystem"},
+                "PosixUser": {"Uid": "1000", "Gid": "1000"},
+                "RootDirectory": {
+                    "Path": f"{batch.EFS_COMPONENT_ROOT.format(component=component.name)}/{volume}",
+                    "CreationInfo": {"OwnerUid": "1000", "OwnerGid": "1000", "Permissions": "0750"},
                 },
-            }
-        ],
-    )
+                "AccessPointTags": [{"Key": batch.TAG_COMPONENT, "Value": component.name}],
+            },
+        }
+
+    def access_point(volume: str) -> dict[str, Any]:
+        return {"Fn::GetAtt": [f"{lid}{ACCESS_POINTS[volume]}", "Arn"]}
+
+    def efs_statement(actions: list[str], volumes: list[str]) -> dict[str, Any]:
+        return {
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": {"Fn::GetAtt": ["DataFileSystem", "Arn"]},
+            "Condition": {
+                "StringEquals": {"elasticfilesystem:AccessPointArn": [access_point(v) for v in volumes]}
+            },
+        }
+
+    efs_statements = [efs_statement(["elasticfilesystem:ClientMount"], list(ACCESS_POINTS))]
+    if writes:
+        efs_statements.append(efs_statement(["elasticfilesystem:ClientWrite"], [batch.OUTPUT_VOLUME]))
+    efs_policy = _policy(f"{component.name}-data", efs_statements)
     s3_statements = _s3_statements(component)
     s3_policy: Any = (
         _policy(f"{component.name}-data", s3_statements) if s3_statements else {"Ref": "AWS::NoValue"}
@@ -229,32 +247,84 @@ def _component_resources(
         "Type": "AWS::IAM::Role",
         "Properties": {
             "Description": f"What the containers of {component.name} may reach: its own data, nothing else.",
-            "AssumeRolePolicyDocument": _trust("ecs-tasks.amazonaws.com"),
+            "AssumeRolePolicyDocument": _trust("ecs-tasks.amazonaws.com", this_account_only=True),
             "Policies": [{"Fn::If": ["CreateEfs", efs_policy, s3_policy]}],
         },
     }
+    execution_role = "ExecutionRole"
+    if component.secrets:
+        execution_role = f"{lid}ExecutionRole"
+        resources[execution_role] = _secrets_execution_role(component, repositories[component.name])
     payload = definition.payload
     props = pascal({k: v for k, v in payload.items() if k != "tags"})
     props["Tags"] = {k: v for k, v in payload["tags"].items() if k != batch.TAG_DEFINITION_HASH}
     container = props["ContainerProperties"]
     container["Image"] = {"Fn::Sub": f"${{{repositories[component.name]}.RepositoryUri}}:{tag}"}
     container["JobRoleArn"] = {"Fn::GetAtt": [f"{lid}JobRole", "Arn"]}
-    container["ExecutionRoleArn"] = {"Fn::GetAtt": ["ExecutionRole", "Arn"]}
+    container["ExecutionRoleArn"] = {"Fn::GetAtt": [execution_role, "Arn"]}
     container["LogConfiguration"]["Options"]["awslogs-group"] = {"Ref": "JobLogGroup"}
-    efs_volume = {
-        "Name": batch.DATA_VOLUME,
-        "EfsVolumeConfiguration": {
-            "FileSystemId": {"Ref": "DataFileSystem"},
-            "TransitEncryption": "ENABLED",
-            "AuthorizationConfig": {"AccessPointId": {"Ref": f"{lid}AccessPoint"}, "Iam": "ENABLED"},
-        },
-    }
-    others = [v for v in container["Volumes"] if v["Name"] != batch.DATA_VOLUME]
-    container["Volumes"] = {
-        "Fn::If": ["CreateEfs", [efs_volume, *others], [{"Name": batch.DATA_VOLUME}, *others]]
-    }
+    efs_volumes = [
+        {
+            "Name": volume,
+            "EfsVolumeConfiguration": {
+                "FileSystemId": {"Ref": "DataFileSystem"},
+                "TransitEncryption": "ENABLED",
+                "AuthorizationConfig": {"AccessPointId": {"Ref": f"{lid}{suffix}"}, "Iam": "ENABLED"},
+            },
+        }
+        for volume, suffix in ACCESS_POINTS.items()
+    ]
+    scratch_volumes = [{"Name": volume} for volume in ACCESS_POINTS]
+    others = [v for v in container["Volumes"] if v["Name"] not in batch.DATA_VOLUMES]
+    container["Volumes"] = {"Fn::If": ["CreateEfs", [*efs_volumes, *others], [*scratch_volumes, *others]]}
+    # With S3 staging the job itself copies inputs into /data/input, so only the EFS layout can
+    # mount inputs read-only.
+    staged = [
+        {**m, "ReadOnly": False} if m["SourceVolume"] in batch.DATA_VOLUMES else m
+        for m in container["MountPoints"]
+    ]
+    container["MountPoints"] = {"Fn::If": ["CreateEfs", container["MountPoints"], staged]}
     resources[f"{lid}JobDefinition"] = {"Type": "AWS::Batch::JobDefinition", "Properties": props}
     return resources
+
+
+def _pull_and_log(repository_arns: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+        {"Effect": "Allow", "Action": _ECR_PULL, "Resource": repository_arns},
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [{"Fn::GetAtt": ["JobLogGroup", "Arn"]}],
+        },
+    ]
+
+
+def _secrets_execution_role(component: Component, repository: str) -> dict[str, Any]:
+    """An execution role for one component: pull its image, write its logs, read exactly its secrets.
+
+    No kms:Decrypt: secrets and SecureString parameters encrypted with the AWS managed keys
+    (aws/secretsmanager, aws/ssm) need none. A secret under a customer managed key needs
+    kms:Decrypt on that key, which the manifest does not name: grant it in the key's policy.
+    """
+    arns = sorted({secret_resource(arn) for arn in component.secrets.values()})
+    secrets_manager = [a for a in arns if SECRETS_MANAGER_ARN.match(a)]
+    parameters = [a for a in arns if not SECRETS_MANAGER_ARN.match(a)]
+    statements = _pull_and_log([{"Fn::GetAtt": [repository, "Arn"]}])
+    if secrets_manager:
+        statements.append(
+            {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": secrets_manager}
+        )
+    if parameters:
+        statements.append({"Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": parameters})
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "Description": f"Pulls the image of {component.name}, writes its logs and reads its secrets.",
+            "AssumeRolePolicyDocument": _trust("ecs-tasks.amazonaws.com"),
+            "Policies": [_policy(f"{component.name}-pull-log-secrets", statements)],
+        },
+    }
 
 
 def _s3_statements(component: Component) -> list[dict[str, Any]]:
@@ -302,7 +372,9 @@ def render(repo: Repository, *, git_commit: str = "unknown") -> dict[str, Any]:
         )
     options = batch.BatchOptions(
         registry=_PLACEHOLDER,
-        data=batch.DataVolume(efs_file_system_id=_PLACEHOLDER, efs_access_point_id=_PLACEHOLDER),
+        # Split input/output layout (the template makes one access point for each); the volumes
+        # themselves are replaced below.
+        data=batch.DataVolume(efs_file_system_id=_PLACEHOLDER),
         job_role_arn=_PLACEHOLDER,
         execution_role_arn=_PLACEHOLDER,
         git_commit=git_commit,
@@ -327,7 +399,10 @@ def render(repo: Repository, *, git_commit: str = "unknown") -> dict[str, Any]:
         node = graph.node(name)
         definition = batch.render_component(component, node.ref(_PLACEHOLDER), options)
         resources.update(_component_resources(component, node.tag_only, definition, repositories))
-    resources.update(_shared_resources([repositories[n] for n in names], list(repositories.values()), names))
+    secret_roles = [logical_id(n, "ExecutionRole") for n in names if loaded.components[n].secrets]
+    resources.update(
+        _shared_resources([repositories[n] for n in names], list(repositories.values()), names, secret_roles)
+    )
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::LanguageExtensions",
@@ -374,13 +449,17 @@ def render(repo: Repository, *, git_commit: str = "unknown") -> dict[str, Any]:
 
 
 def _shared_resources(
-    component_repos: Sequence[str], all_repos: Sequence[str], names: Sequence[str]
+    component_repos: Sequence[str],
+    all_repos: Sequence[str],
+    names: Sequence[str],
+    secret_roles: Sequence[str],
 ) -> dict[str, Any]:
     def repo_arns(ids: Sequence[str]) -> list[dict[str, Any]]:
         return [{"Fn::GetAtt": [rid, "Arn"]} for rid in ids]
 
     project = "${AWS::StackName}-build"
     job_roles = [{"Fn::GetAtt": [logical_id(n, "JobRole"), "Arn"]} for n in names]
+    job_roles += [{"Fn::GetAtt": [role, "Arn"]} for role in secret_roles]
     return {
         "JobLogGroup": {
             "Type": "AWS::Logs::LogGroup",
@@ -394,20 +473,7 @@ def _shared_resources(
             "Properties": {
                 "Description": "Pulls the component images and writes the job logs.",
                 "AssumeRolePolicyDocument": _trust("ecs-tasks.amazonaws.com"),
-                "Policies": [
-                    _policy(
-                        "pull-and-log",
-                        [
-                            {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
-                            {"Effect": "Allow", "Action": _ECR_PULL, "Resource": repo_arns(component_repos)},
-                            {
-                                "Effect": "Allow",
-                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                                "Resource": [{"Fn::GetAtt": ["JobLogGroup", "Arn"]}],
-                            },
-                        ],
-                    )
-                ],
+                "Policies": [_policy("pull-and-log", _pull_and_log(repo_arns(component_repos)))],
             },
         },
         "InstanceRole": {
