@@ -1,4 +1,4 @@
-"""`r2o validate [PATH...]`: check every manifest and base image; report every problem."""
+"""`r2o validate [PATH...]`: check manifests, base images, pipelines, golden cases and Dockerfiles."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from r2o.cli.context import State, err, out, pass_state, print_json
-from r2o.errors import ManifestError, NotFoundError, Problem
-from r2o.repo import BASE_IMAGES, COMPONENTS, Repository
+from r2o.errors import ManifestError
 
 
 @click.command("validate")
@@ -16,34 +15,21 @@ from r2o.repo import BASE_IMAGES, COMPONENTS, Repository
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def command(state: State, paths: tuple[Path, ...], as_json: bool) -> int:
-    """Validate components, base images and pipelines (all of them, or those under PATHs; a PATH may
-    also be a component, base image or pipeline name)."""
-    from r2o.pipeline import spec
+    """Validate components, base images, pipelines, golden cases and Dockerfiles (all of them, or
+    those under PATHs; a PATH may also be a component, base image or pipeline name)."""
+    from r2o import validation
 
     repo = state.repo
-    wanted = [_resolve(repo, p) for p in paths]
-    loaded = repo.loaded
-    pipelines, pipeline_problems = spec.problems_in_repo(repo)
-    problems: list[Problem] = [*loaded.problems, *pipeline_problems]
-    components, images = sorted(loaded.components), sorted(loaded.images)
-    if wanted:
-
-        def asked(path: Path) -> bool:
-            return any(_under(repo.rel(path), w) for w in wanted)
-
-        problems = [p for p in problems if asked(repo.root / p.file)]
-        components = [n for n in components if asked(loaded.components[n].folder)]
-        images = [n for n in images if asked(loaded.images[n].folder)]
-        files = {f.stem: f for f in spec.pipeline_files(repo)}
-        pipelines = [n for n in pipelines if asked(files[n])]
-    checked = len(components) + len(images)
+    report = validation.validate(repo, [validation.resolve_target(repo, p) for p in paths])
     if as_json:
         print_json(
             {
-                "ok": not problems,
-                "components": components,
-                "base_images": images,
-                "pipelines": pipelines,
+                "ok": report.ok,
+                "components": report.components,
+                "base_images": report.base_images,
+                "pipelines": report.pipelines,
+                "golden_cases": report.cases,
+                "dockerfiles": report.dockerfiles,
                 "problems": [
                     {
                         "file": str(p.file),
@@ -52,45 +38,28 @@ def command(state: State, paths: tuple[Path, ...], as_json: bool) -> int:
                         "message": p.message,
                         "hint": p.hint,
                     }
-                    for p in problems
+                    for p in report.problems
                 ],
+                "lint": [f.as_dict() for f in report.findings],
             }
         )
-        if problems:
-            return ManifestError.exit_code
-        return 0
-    if problems:
-        raise ManifestError(problems, hint="fix the files above, then run: r2o validate")
-    nc, ni = len(components), len(images)
-    if checked or not pipelines:
-        out.print(f"ok: {nc} component{'s' * (nc != 1)} and {ni} base image{'s' * (ni != 1)} are valid")
-    if pipelines:
-        out.print(f"ok: {len(pipelines)} pipeline{'s' * (len(pipelines) != 1)} valid: {', '.join(pipelines)}")
-    if checked == 0 and not pipelines:
-        err.print(
-            "note: nothing to validate here" if wanted else "note: the repository has no components yet"
+        return 0 if report.ok else ManifestError.exit_code
+    for warning in report.warnings:
+        err.print(f"warning: {warning.problem()}", markup=False)
+    if not report.ok:
+        raise ManifestError(report.problems, hint="fix the files above, then run: r2o validate")
+    nc, ni = len(report.components), len(report.base_images)
+    checked = nc + ni
+    if checked or not report.pipelines:
+        nk, nd = len(report.cases), len(report.dockerfiles)
+        out.print(
+            f"ok: {nc} component{'s' * (nc != 1)} and {ni} base image{'s' * (ni != 1)} are valid "
+            f"({nk} golden case{'s' * (nk != 1)}, {nd} Dockerfile{'s' * (nd != 1)} checked)",
+            markup=False,
         )
+    if report.pipelines:
+        n = len(report.pipelines)
+        out.print(f"ok: {n} pipeline{'s' * (n != 1)} valid: {', '.join(report.pipelines)}", markup=False)
+    if checked == 0 and not report.pipelines:
+        err.print("note: nothing to validate here" if paths else "note: the repository has no components yet")
     return 0
-
-
-def _resolve(repo: Repository, arg: Path) -> Path:
-    """A PATH as given (relative to the current directory), else a component, base image or pipeline
-    name; what is none of these is an error, never a silent "ok"."""
-    from r2o.pipeline import spec
-
-    if arg.exists():
-        return repo.rel(arg.resolve())
-    name = str(arg)
-    named = [repo.root / COMPONENTS / name, repo.root / BASE_IMAGES / name]
-    named += [f for f in spec.pipeline_files(repo) if f.stem == name]
-    for candidate in named:
-        if candidate.exists():
-            return repo.rel(candidate)
-    raise NotFoundError(
-        f"{name}: no such path, component, base image or pipeline",
-        hint="components: " + ", ".join(sorted(repo.loaded.components)),
-    )
-
-
-def _under(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents

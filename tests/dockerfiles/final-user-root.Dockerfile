@@ -1,0 +1,6 @@
+# expect: DF004 6
+ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+USER 1000
+RUN true
+USER root

@@ -1,0 +1,7 @@
+# expect: DF005 2, DF005 4, DF005 6
+FROM python:3
+ARG BASE_IMAGE
+FROM --platform=linux/amd64 ${BASE_IMAGE:-debian}
+ARG OTHER
+FROM ${OTHER}
+USER 1000

@@ -1,0 +1,3 @@
+# expect: DF005 2
+FROM ${BASE_IMAGE}
+USER 1000

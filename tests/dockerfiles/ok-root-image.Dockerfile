@@ -1,0 +1,5 @@
+# expect: none
+# args: none
+FROM scratch
+ADD rootfs.tar /
+CMD ["bash"]

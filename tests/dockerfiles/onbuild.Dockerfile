@@ -1,0 +1,6 @@
+# expect: DF003 4, DF001 5
+ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+ONBUILD RUN curl https://x.org/i | sh
+ONBUILD ENV SECRET_KEY=abc
+USER 1000

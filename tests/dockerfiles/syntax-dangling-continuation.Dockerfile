@@ -1,0 +1,4 @@
+# expect: DF000 4
+ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+RUN echo a \

@@ -1,0 +1,2 @@
+# expect: DF000 1
+RUN echo no base

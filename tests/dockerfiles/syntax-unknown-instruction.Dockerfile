@@ -1,0 +1,5 @@
+# expect: DF000 4
+ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+RUNN echo typo
+USER 1000
