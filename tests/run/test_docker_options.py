@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from docker.types import LogConfig, Ulimit
 from docker.types import Mount as DockerMount
 
 from r2o import manifest as manifests
@@ -34,7 +36,8 @@ def test_every_limit_and_hardening_flag(plan: RunPlan, grid: Path, tmp_path: Pat
     assert opts["image"] == IMAGE
     assert opts["command"] == list(plan.argv)  # the image's ENTRYPOINT is kept, as on Batch
     assert "entrypoint" not in opts
-    assert opts["user"] == "1000:1000"  # never root, whatever the image's USER says
+    # never root, whatever the image's USER says; r2o's own user when r2o is not root
+    assert opts["user"] == ("1000:1000" if os.geteuid() == 0 else f"{os.geteuid()}:{os.geteuid()}")
     assert opts["network_mode"] == "none"
     assert opts["read_only"] is True
     assert opts["tmpfs"] == {"/tmp": "rw,nosuid,nodev,size=256m"}
@@ -45,6 +48,9 @@ def test_every_limit_and_hardening_flag(plan: RunPlan, grid: Path, tmp_path: Pat
     assert "cap_add" not in opts
     assert opts["security_opt"] == ["no-new-privileges"]
     assert opts["pids_limit"] == 512
+    assert opts["ulimits"] == [Ulimit(name="fsize", soft=20480 << 20, hard=20480 << 20)]  # storage_mib
+    assert opts["log_config"] == LogConfig(type="none")  # a flood of output never fills the engine's disk
+    assert opts["labels"] == {"org.r2o.component": "probe"}
     assert "privileged" not in opts
     assert opts["environment"] == {
         "PROBE_LIB": "/app/libs/shared",
@@ -100,4 +106,4 @@ def test_no_image_is_a_run_error_before_docker_is_touched(
     )
     executor = DockerExecutor(Engine(client=None))  # type: ignore[arg-type]
     with pytest.raises(RunError, match="no image to run probe in"):
-        executor.execute(plan, tmp_path, None)
+        executor.start(plan, tmp_path, lambda stream, chunk: None)

@@ -118,6 +118,7 @@ def test_an_optional_input_may_be_left_out(component: Component, grid: Path, tmp
         ({"grid": "missing.txt"}, InputError, "does not exist"),
         ({"grid": "."}, InputError, "input 'grid' must be a file"),
         ({"grid": "grid.txt", "stations": "grid.txt"}, InputError, "input 'stations' must be a directory"),
+        ({"grid": "/dev/zero"}, InputError, "input 'grid' must be a file; /dev/zero is a character device"),
         ({"grid": "grid.txt", "gird": "grid.txt"}, UsageError, "did you mean 'grid'?"),
     ],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from r2o import workspace
 from r2o.errors import NotFoundError
 from r2o.images import build as builder
 from r2o.images.engine import Engine
@@ -45,4 +46,4 @@ def prepare(
         builder.execute(
             plan, graph, engine, report=report or (lambda event: None), cache_dir=repo.root / ".r2o" / "cache"
         )
-    return Backend(DockerExecutor(engine), image)
+    return Backend(DockerExecutor(engine, workspace.session(repo.root)), image)

@@ -11,11 +11,17 @@ The tree (exit code in brackets)::
     ├── BuildError [6]             an image build failed
     ├── RunError [7]               a component run failed (non-zero exit)
     │   ├── OutOfMemoryError [8]   ... the kernel killed it at its memory limit
-    │   └── RunTimeoutError [9]    ... it ran past its timeout
+    │   ├── RunTimeoutError [9]    ... it ran past its timeout
+    │   ├── UnsafeOutputError [14] ... it wrote a link, FIFO, socket or device, or an output of the wrong type
+    │   └── StorageLimitError [15] ... it wrote more than resources.storage_mib
     ├── CannotCompareError [10]    a file could not be read for comparison (corrupt, truncated)
     ├── GitError [11]              git could not answer (no repository, unknown revision)
     ├── AwsError [12]              an AWS call failed (credentials, unknown queue, throttling)
-    └── PipelineError [13]         a pipeline task failed
+    ├── PipelineError [13]         a pipeline task failed
+    └── BusyError [16]             another r2o process holds what this one needs (a case being recorded)
+
+A signal that stops r2o (SIGINT, SIGTERM, SIGHUP) is :class:`Stopped`, a KeyboardInterrupt: every
+cleanup path that handles Ctrl-C handles it, and the CLI exits with 128 + the signal number.
 
 "Outputs differ" and "golden test failed" are verdicts, not errors: commands return exit code 1
 for them (like diff(1)), distinct from CannotCompareError's 10.
@@ -104,7 +110,13 @@ class BuildError(R2OError):
 
 
 class RunError(R2OError):
+    """A run that failed; ``status`` is the component's own exit status when it had one."""
+
     exit_code = 7
+
+    def __init__(self, message: str, *, hint: str = "", status: int | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
 
 
 class OutOfMemoryError(RunError):
@@ -113,6 +125,14 @@ class OutOfMemoryError(RunError):
 
 class RunTimeoutError(RunError):
     exit_code = 9
+
+
+class UnsafeOutputError(RunError):
+    exit_code = 14
+
+
+class StorageLimitError(RunError):
+    exit_code = 15
 
 
 class CannotCompareError(R2OError):
@@ -129,6 +149,22 @@ class AwsError(R2OError):
 
 class PipelineError(R2OError):
     exit_code = 13
+
+
+class BusyError(R2OError):
+    exit_code = 16
+
+
+class Stopped(KeyboardInterrupt):
+    """r2o was asked to stop by a signal; ``exit_code`` is 128 + its number (130 for Ctrl-C)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

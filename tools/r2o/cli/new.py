@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from r2o import scaffold
+from r2o import scaffold, workspace
 from r2o.cli.context import State, err, out, pass_state
 from r2o.images import build as builder
 from r2o.images.engine import Engine
@@ -67,7 +67,7 @@ def command(
                 err.print(f"{event.step.action:5} {event.step.node.tag} ...", markup=False)
 
         builder.execute(plan, graph, engine, report=report, cache_dir=repo.root / ".r2o" / "cache")
-        return DockerExecutor(engine), graph.ref(component)
+        return DockerExecutor(engine, workspace.session(repo.root)), graph.ref(component)
 
     folder = scaffold.create(repo, request, executor_for=executor_for)
     # The recorded expected/ files are part of the content address: build the final tag too, so the

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from r2o import workspace
 from r2o.cli.context import State, err, pass_state
 from r2o.run.native import NativeExecutor
 from r2o.run.plan import make_plan, parse_assignments
@@ -64,7 +65,7 @@ def command(
         engine = Engine.connect()
         if not engine.has_local(image):
             raise_missing_image(name, image)
-        executor = DockerExecutor(engine)
+        executor = DockerExecutor(engine, workspace.session(repo.root))
     plan = make_plan(
         component,
         parameters=parse_assignments(params, "-p"),
@@ -76,7 +77,18 @@ def command(
     if dry_run:
         err.print(plan.describe(), markup=False)
         return 0
-    result = run(plan, executor, echo=_echo)
+    result = run(plan, executor, echo=_echo, on_staging=workspace.session(repo.root).note_external)
+    if result.extra_outputs:
+        kept = component.outputs_extra == "keep"
+        err.print(
+            f"r2o: warning: {name} wrote files no output declares: {', '.join(result.extra_outputs)}; "
+            + (
+                "kept (outputs_extra: keep)"
+                if kept
+                else "not kept (declare them, or set outputs_extra: keep)"
+            ),
+            markup=False,
+        )
     err.print(
         f"r2o: {name} finished in {result.execution.seconds:.1f} s ({result.backend}); "
         f"outputs in {result.output_dir}",

@@ -2,8 +2,10 @@
 
 Container paths are rewritten to host paths: ``/app/<include>`` to the repository's included
 folder, ``/app`` to the component folder, each declared input to the given file, and the output
-root to the staging directory. Only the timeout is enforced; memory, network and privilege limits
-need a container (``r2o run`` without ``--native``).
+root to the staging directory. The runner enforces the timeout and the storage limit (each file is
+also capped with RLIMIT_FSIZE); memory, network and privilege limits need a container (``r2o run``
+without ``--native``). The component runs in its own process group, so that stopping it stops
+everything it started.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
@@ -23,7 +25,7 @@ from typing import IO
 from r2o.errors import RunError
 from r2o.manifest import OUTPUT_ROOT
 from r2o.run.plan import RunPlan
-from r2o.run.runner import Echo, Execution
+from r2o.run.runner import Outcome, Sink
 
 APP_ROOT = "/app"
 
@@ -76,9 +78,8 @@ class NativeExecutor:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
-    def execute(self, plan: RunPlan, output_dir: Path, echo: Echo | None) -> Execution:
+    def start(self, plan: RunPlan, output_dir: Path, sink: Sink) -> NativeProcess:
         argv = self.argv(plan, output_dir)
-        start = time.monotonic()
         try:
             proc = subprocess.Popen(
                 argv,
@@ -96,45 +97,64 @@ class NativeExecutor:
                 f"cannot start {argv[0]} for {plan.component.name} natively: {exc.strerror}",
                 hint="install the program on the host, or run in Docker (drop --native)",
             ) from exc
-        chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+        # Set from outside (prlimit) rather than in preexec_fn, which is unsafe in a threaded r2o.
+        cap = plan.limits.storage_mib << 20
+        with contextlib.suppress(OSError):
+            resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (cap, cap))
+        return NativeProcess(proc, sink)
+
+
+class NativeProcess:
+    """A started process group; one thread per pipe streams its output to the sink."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], sink: Sink) -> None:
+        self.proc = proc
         assert proc.stdout is not None and proc.stderr is not None
-        readers = [
-            threading.Thread(target=_pump, args=(proc.stdout, "stdout", chunks["stdout"], echo), daemon=True),
-            threading.Thread(target=_pump, args=(proc.stderr, "stderr", chunks["stderr"], echo), daemon=True),
+        self._readers = [
+            threading.Thread(target=_pump, args=(proc.stdout, "stdout", sink), daemon=True),
+            threading.Thread(target=_pump, args=(proc.stderr, "stderr", sink), daemon=True),
         ]
-        for t in readers:
+        for t in self._readers:
             t.start()
-        timed_out = False
+
+    def wait(self, timeout: float) -> bool:
         try:
-            proc.wait(timeout=plan.limits.timeout_s)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc)
-        except BaseException:
-            _kill_group(proc)
-            raise
-        finally:
-            for t in readers:
+            return False
+        for t in self._readers:
+            # A child that outlived its parent may hold the pipes open: stop the group, then drain.
+            t.join(timeout=5)
+            if t.is_alive():
+                self.kill()
                 t.join()
-            proc.stdout.close()
-            proc.stderr.close()
-        return Execution(
-            exit_code=proc.returncode,
-            stdout=b"".join(chunks["stdout"]),
-            stderr=b"".join(chunks["stderr"]),
-            seconds=time.monotonic() - start,
-            timed_out=timed_out,
-        )
+        return True
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=60)
+
+    def outcome(self) -> Outcome:
+        code = self.proc.poll()
+        return Outcome(exit_code=code if code is not None else -signal.SIGKILL)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.kill()
+        else:
+            # The leader is gone; children it left in its group are stopped too.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        for t in self._readers:
+            t.join(timeout=5)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):  # already gone
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
-def _pump(stream: IO[bytes], name: str, sink: list[bytes], echo: Echo | None) -> None:
-    for chunk in iter(lambda: stream.read1(65536), b""):  # type: ignore[attr-defined]
-        sink.append(chunk)
-        if echo is not None:
-            echo(name, chunk)
+def _pump(stream: IO[bytes], name: str, sink: Sink) -> None:
+    with contextlib.suppress(ValueError, OSError):  # closed under us by close()
+        for chunk in iter(lambda: stream.read1(65536), b""):  # type: ignore[attr-defined]
+            sink(name, chunk)

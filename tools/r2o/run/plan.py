@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from r2o.errors import InputError, UsageError, did_you_mean
+from r2o.fs import kind_of
 from r2o.manifest import OUTPUT_ROOT, Component
 
 DEFAULT_PIDS_LIMIT = 512
 TMPFS_MIB = 256
+DEFAULT_STORAGE_MIB = 20480  # Fargate's default ephemeral storage
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Limits:
     network: bool = False
     pids: int = DEFAULT_PIDS_LIMIT
     tmpfs_mib: int = TMPFS_MIB
+    storage_mib: int = DEFAULT_STORAGE_MIB  # what the run may write under /data/output
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class RunPlan:
         lim = self.limits
         lines.append(
             f"limits     {lim.vcpus:g} vCPU, {lim.memory_mib} MiB (no swap), timeout {lim.timeout_s} s, "
-            f"network {'on' if lim.network else 'off'}, pids {lim.pids}"
+            f"network {'on' if lim.network else 'off'}, pids {lim.pids}, storage {lim.storage_mib} MiB"
         )
         return "\n".join(lines)
 
@@ -110,12 +113,19 @@ def make_plan(
                 )
             continue
         host = host.resolve()
-        if not host.exists():
-            raise InputError(f"input '{spec.name}': {host} does not exist")
-        if spec.kind == "directory" and not host.is_dir():
-            raise InputError(f"input '{spec.name}' must be a directory; {host} is a file")
-        if spec.kind == "file" and not host.is_file():
-            raise InputError(f"input '{spec.name}' must be a file; {host} is a directory")
+        try:
+            mode = host.stat().st_mode
+        except OSError:
+            raise InputError(
+                f"input '{spec.name}': {host} does not exist", hint=f"pass --input {spec.name}=PATH"
+            ) from None
+        want = "folder" if spec.kind == "directory" else "file"
+        if kind_of(mode) != want:
+            raise InputError(
+                f"input '{spec.name}' must be a {'directory' if want == 'folder' else 'file'}; "
+                f"{host} is a {kind_of(mode)}",
+                hint=f"pass --input {spec.name}=PATH with a {spec.format} {spec.kind}",
+            )
         mounts.append(Mount(host, spec.path, read_only=True))
     res = component.resources
     if timeout_s is not None and timeout_s < 1:
@@ -131,6 +141,7 @@ def make_plan(
             memory_mib=res.memory_mib,
             timeout_s=timeout_s if timeout_s is not None else res.timeout_s,
             network=component.network,
+            storage_mib=res.storage_mib,
         ),
         environment=dict(component.environment),
         image=image,
