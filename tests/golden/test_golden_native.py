@@ -144,7 +144,8 @@ def test_from_input_without_recorded_output(repo_copy: Path) -> None:
     )
     proc = r2o("test", "reader", "--native", cwd=repo_copy)
     assert proc.returncode == 1
-    assert "r2o golden record identity-matrix --case size-9" in proc.stdout
+    assert "inputs.matrix.from: identity-matrix has no golden case 'size-9'" in proc.stdout
+    assert "cases of identity-matrix: default-size, size-4" in proc.stdout
     (case / "case.yaml").write_text(
         "description: chained\ninputs:\n"
         "  matrix: {from: {component: identity-matrix, case: size-4, output: matrix}}\n"

@@ -168,6 +168,24 @@ def test_independent_tasks_overlap_in_time(pipe_repo: Path) -> None:
     assert a["finished"] <= b["started"] or b["finished"] <= a["started"], (a, b)
 
 
+def test_every_external_input_is_checked_before_any_task_starts(pipe_repo: Path) -> None:
+    (pipe_repo / "pipelines" / "seeded.yaml").write_text(
+        "apiVersion: r2o/v1\nkind: Pipeline\nname: seeded\ndescription: sums daily seeds\n"
+        "inputs:\n  seed:\n    path: seeds/seed_${day}.txt\n    format: text\n    description: one seed file a day\n"
+        "steps:\n  acc:\n    component: acc\n    foreach: day\n"
+        "    inputs: {value: {pipeline: seed}, prev: {step: acc, output: total, day: previous}}\n"
+    )
+    (pipe_repo / "seeds").mkdir()
+    for day in ("2024-07-15", "2024-07-16"):
+        (pipe_repo / "seeds" / f"seed_{day}.txt").write_text("1\n")
+    proc = r2o("pipeline", "run", "seeded", "--start", "2024-07-15", "--days", "4", "--native", cwd=pipe_repo)
+    assert proc.returncode == 13, proc.stderr
+    assert "2 input file(s) do not exist; no task was started" in proc.stderr
+    assert "seeds/seed_2024-07-17.txt" in proc.stderr and "seeds/seed_2024-07-18.txt" in proc.stderr
+    assert "one seed file a day" in proc.stderr
+    assert not list((pipe_repo / ".r2o" / "cache" / "tasks").glob("[!.]*"))  # nothing ran
+
+
 def _start_run(repo: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*R2O, *RUN, "--jobs", "1"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -225,14 +243,24 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     assert leftovers == []
 
 
-def test_ctrl_c_stops_and_resumes(pipe_repo: Path) -> None:
+@pytest.mark.parametrize(
+    ("sig", "code", "said"),
+    [
+        (signal.SIGINT, 130, "interrupted"),
+        (signal.SIGTERM, 143, "stopped by SIGTERM"),
+        (signal.SIGHUP, 129, "SIGHUP"),
+    ],
+)
+def test_a_signal_stops_and_resumes(pipe_repo: Path, sig: signal.Signals, code: int, said: str) -> None:
     _slow(pipe_repo)
     proc = _start_run(pipe_repo)
     _wait_for_done(pipe_repo, proc, 1)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
-    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert proc.returncode == code, stderr
+    assert said in stderr and "Traceback" not in stderr
+    leftovers = [p for p in (pipe_repo / ".r2o").rglob("*") if ".partial-" in p.name]
+    assert leftovers == []  # every running task's staging folder was removed
     report = _report(pipe_repo)
     assert report["interrupted"] is True
     assert "interrupted" in set(_status(report).values()) | {"interrupted"}

@@ -40,6 +40,16 @@ def _subfolders(parent: Path) -> list[Path]:
     return sorted(p for p in parent.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
+def _linked_folder(root: Path, folder: Path) -> Problem:
+    return Problem(
+        folder.relative_to(root),
+        "",
+        f"is a symbolic link (to {os.readlink(folder)}); "
+        "r2o never follows links to component or base image folders",
+        hint="move the folder itself into the repository (a link's target would escape the build context)",
+    )
+
+
 CACHE_DIR = Path(".r2o") / "cache"
 
 
@@ -165,6 +175,9 @@ class Repository:
         images: dict[str, BaseImage] = {}
         cache = ManifestCache(self.root / CACHE_DIR / ManifestCache.FILE)
         for folder in _subfolders(self.root / BASE_IMAGES):
+            if folder.is_symlink():
+                problems.append(_linked_folder(self.root, folder))
+                continue
             if not (folder / base_image.IMAGE_FILE).is_file():
                 problems.append(
                     Problem(
@@ -182,6 +195,9 @@ class Repository:
             else:
                 images[img.name] = img
         for folder in _subfolders(self.root / COMPONENTS):
+            if folder.is_symlink():
+                problems.append(_linked_folder(self.root, folder))
+                continue
             path = folder / manifest.MANIFEST_FILE
             if not path.is_file():
                 hint = "add component.yaml (see the README), or remove the folder"
@@ -323,6 +339,8 @@ class Repository:
                 f"no component named '{name}'",
                 hint=did_you_mean(name, known) or f"components: {', '.join(known)}",
             )
+        if folder.is_symlink():
+            raise ManifestError([_linked_folder(self.root, folder)])
         if not (folder / manifest.MANIFEST_FILE).is_file():
             raise InputError(f"{self.rel(folder)} has no {manifest.MANIFEST_FILE}")
         try:

@@ -109,9 +109,36 @@ def _problems(error: ValidationError, doc: YamlDocument) -> list[Problem]:
                 doc.line(at),
             )
         ]
+    if kind in ("oneOf", "anyOf"):
+        return _alternatives(error, doc)
     if kind == "propertyNames":
         return [Problem(doc.file, field, f"key {error.message}", doc.line(at))]
     return [Problem(doc.file, field, str(error.message), doc.line(at))]
+
+
+def _alternatives(error: ValidationError, doc: YamlDocument) -> list[Problem]:
+    """A value matching none of several shapes: explain it against the shape of its own type (a
+    mapping against the mapping form), else list the types that are allowed."""
+    at: FieldPath = tuple(error.absolute_path)
+    branches: dict[int, list[ValidationError]] = {}
+    for sub in error.context or ():
+        branches.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
+    options: Any = error.validator_value
+    wanted = [b.get("type") for b in options if isinstance(b, dict)]
+    for _branch, errors in sorted(branches.items()):
+        # A branch whose complaint is not about the type itself is the shape the author meant.
+        if not any(e.validator == "type" and not e.relative_path for e in errors):
+            out: list[Problem] = []
+            for sub in errors:
+                out.extend(_problems(sub, doc))
+            return out
+    names = [_TYPE_NAMES.get(str(w), str(w)) for w in wanted if isinstance(w, str)]
+    expected = " or ".join(names) if names else "one of the allowed forms"
+    return [
+        Problem(
+            doc.file, format_path(at), f"must be {expected}, not {_describe(error.instance)}", doc.line(at)
+        )
+    ]
 
 
 def _describe(value: Any) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from r2o import changes
-from r2o.cli.context import State, err, out, pass_state
+from r2o.cli.context import REGISTRY, State, err, out, pass_state
 from r2o.errors import UsageError
 from r2o.images import build as builder
 from r2o.images.engine import Engine
@@ -26,6 +26,7 @@ from r2o.images.plan import ImageGraph
 @click.option(
     "--registry",
     envvar="R2O_REGISTRY",
+    type=REGISTRY,
     default=None,
     metavar="HOST[:PORT]",
     help="Registry to check and push to (env R2O_REGISTRY).",

@@ -134,6 +134,14 @@ def compare(
         raise UsageError(str(exc)) from None
     _import_numpy_without_blas_threads()
     result = compare_files(a, b, rules)
+    unknown = rules.unknown_names()
+    if unknown:
+        seen = sorted(rules.names_seen)
+        listed = ", ".join(seen[:12]) + (", ..." if len(seen) > 12 else "")
+        raise UsageError(
+            f"--var {', '.join(unknown)}: no variable, column, array or key of that name in either file",
+            hint=f"names in the files: {listed}" if seen else f"{a.name} and {b.name} have no named fields",
+        )
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:

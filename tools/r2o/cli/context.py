@@ -34,6 +34,24 @@ class State:
 pass_state = click.make_pass_decorator(State, ensure=True)
 
 
+class RegistryParam(click.ParamType):  # type: ignore[type-arg]
+    """A registry address (HOST[:PORT][/PATH]), checked before anything talks to it."""
+
+    name = "registry"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from r2o.images.engine import registry_problem
+
+        text = str(value)
+        problem = registry_problem(text)
+        if problem:
+            self.fail(problem, param, ctx)
+        return text
+
+
+REGISTRY = RegistryParam()
+
+
 class LazyConsole:
     """A rich Console for stdout or stderr, made when first used: commands that print through click
     (`r2o compare`) never load rich, which costs ~25 ms of every start."""
@@ -50,7 +68,11 @@ class LazyConsole:
             stream = sys.stderr if self._stderr else sys.stdout
             # piped output (r2o images | grep ...) must not be cut to 80 columns
             width = None if stream.isatty() else 240
-            self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True, width=width)
+            # emoji=False: messages quote user text such as Secrets Manager ARNs ("...:secret:db"),
+            # which rich would otherwise turn into emoji even with markup=False.
+            self._console = Console(
+                stderr=self._stderr, highlight=False, soft_wrap=True, width=width, emoji=False
+            )
         return self._console
 
     def print(self, *objects: Any, **kwargs: Any) -> None:

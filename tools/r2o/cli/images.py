@@ -7,7 +7,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from r2o.cli.context import State, out, pass_state, print_json
+from r2o.cli.context import REGISTRY, State, out, pass_state, print_json
 from r2o.images.engine import Engine, registry_has
 from r2o.images.plan import ImageGraph
 
@@ -16,6 +16,7 @@ from r2o.images.plan import ImageGraph
 @click.option(
     "--registry",
     envvar="R2O_REGISTRY",
+    type=REGISTRY,
     default=None,
     metavar="HOST[:PORT]",
     help="Also look the tags up in this registry (env R2O_REGISTRY).",

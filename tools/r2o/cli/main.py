@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -10,7 +12,7 @@ import click
 from r2o import __version__
 from r2o.cli.context import State, err
 from r2o.cli.lazy import LazyGroup
-from r2o.errors import R2OError, UsageError
+from r2o.errors import R2OError, Stopped, UsageError
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE
 
@@ -60,17 +62,43 @@ def cli(ctx: click.Context, repo: Path | None, debug: bool) -> None:
     ctx.obj = State(repo_option=repo, debug=debug)
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM and SIGHUP stop r2o as Ctrl-C does: every cleanup path runs (containers stopped and
+    removed, staging folders removed). Further signals are ignored until it has cleaned up."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and map every outcome to an exit code; tracebacks only with --debug."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    in_main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous = {sig: signal.signal(sig, _stop) for sig in STOP_SIGNALS} if in_main else {}
+    try:
+        code = _run(args, debug)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    sys.exit(code)
+
+
+def _run(args: list[str], debug: bool) -> int:
     try:
         code = cli.main(args=args, prog_name="r2o", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
-        err.print("r2o: aborted")
-        code = 130
+    except click.exceptions.Abort as exc:
+        # click turns a KeyboardInterrupt in a command into Abort; ours carries the signal.
+        if isinstance(exc.__cause__, Stopped):
+            code = _stopped(exc.__cause__)
+        else:
+            err.print("r2o: interrupted" if isinstance(exc.__cause__, KeyboardInterrupt) else "r2o: aborted")
+            code = 130
     except click.ClickException as exc:
         exc.show()
         code = UsageError.exit_code
@@ -79,6 +107,8 @@ def main(argv: list[str] | None = None) -> None:
             _print_traceback()
         err.print(f"r2o: error: {exc}", markup=False)
         code = exc.exit_code
+    except Stopped as exc:
+        code = _stopped(exc)
     except KeyboardInterrupt:
         err.print("r2o: interrupted")
         code = 130
@@ -91,7 +121,12 @@ def main(argv: list[str] | None = None) -> None:
             markup=False,
         )
         code = INTERNAL_ERROR
-    sys.exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0
+
+
+def _stopped(exc: Stopped) -> int:
+    err.print(f"r2o: stopped by {signal.Signals(exc.signum).name}; what it started was stopped and removed")
+    return exc.exit_code
 
 
 def _print_traceback() -> None:

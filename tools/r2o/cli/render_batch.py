@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from r2o.cli.context import State, err, pass_state, print_json
+from r2o.cli.context import REGISTRY, State, err, pass_state, print_json
 from r2o.errors import UsageError
 from r2o.render import batch
 from r2o.repo import Repository
@@ -50,6 +50,7 @@ def batch_options(func: F) -> F:
         click.option(
             "--registry",
             envvar="R2O_REGISTRY",
+            type=REGISTRY,
             default=None,
             metavar="URI",
             help="Image registry the images were pushed to, e.g. your ECR registry (env R2O_REGISTRY).",

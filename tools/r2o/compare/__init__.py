@@ -10,12 +10,14 @@ how NaN, fill values and ULPs interact are documented in :mod:`r2o.compare.rules
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from r2o.compare.formats import FORMATS, detect, magic_format
 from r2o.compare.report import Comparison, Difference, FieldReport, Location
 from r2o.compare.rules import DEFAULT_IGNORED_ATTRIBUTES, MODES, CompareRules, Mode, Tolerance
 from r2o.errors import CannotCompareError
+from r2o.fs import kind_of
 
 __all__ = [
     "DEFAULT_IGNORED_ATTRIBUTES",
@@ -39,10 +41,20 @@ def compare(a: Path, b: Path, rules: CompareRules = DEFAULT_RULES) -> Comparison
     """Compare file (or directory) ``a`` with ``b`` under ``rules``."""
     a, b = Path(a), Path(b)
     for path in (a, b):
-        if not path.exists():
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
             raise CannotCompareError(
                 f"{path}: no such file or directory",
                 hint="check the path; a run that failed may not have written its output",
+            ) from None
+        except OSError as exc:
+            raise CannotCompareError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            # A FIFO would block the reader forever; a device never ends.
+            raise CannotCompareError(
+                f"{path} is a {kind_of(mode)}: r2o compares regular files and folders only",
+                hint="copy the data into a regular file first",
             )
     if a.is_dir() or b.is_dir():
         if not (a.is_dir() and b.is_dir()):

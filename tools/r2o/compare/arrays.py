@@ -109,6 +109,7 @@ def compare_npz(a: Path, b: Path, rules: CompareRules) -> Comparison:
     fields: list[FieldReport] = []
     with _open_npz(a) as za, _open_npz(b) as zb:
         names_a, names_b = set(za.files), set(zb.files)
+        rules.saw(*names_a, *names_b)
         for name in sorted(names_a | names_b):
             if name not in names_b:
                 differences.append(Difference(f"array {name}", "only in a"))

@@ -77,6 +77,7 @@ class _Walker:
         elif kx == "object":
             for k in sorted(x.keys() | y.keys()):
                 sub = f"{path}.{k}" if path else k
+                self.rules.saw(sub, k)
                 if k not in y:
                     self.add(sub, "only in a")
                 elif k not in x:

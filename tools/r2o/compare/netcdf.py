@@ -220,6 +220,7 @@ def _compare_group(
 
     for name in sorted(ga.variables.keys() | gb.variables.keys()):
         where = f"variable {prefix.lstrip('/')}{name}"
+        rules.saw(name, f"{prefix.lstrip('/')}{name}")
         if name not in gb.variables:
             differences.append(Difference(where, "only in a"))
             continue

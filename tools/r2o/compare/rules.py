@@ -119,6 +119,17 @@ class CompareRules:
     ignore_attributes: frozenset[str] = DEFAULT_IGNORED_ATTRIBUTES
     png_threshold: float = 0.0
     format: str | None = None
+    # Every field name the comparators met, on either side: a per_name entry naming none of them is
+    # a mistake the caller reports (r2o compare --var for a variable in neither file). Shared, on
+    # purpose, by the copies dataclasses.replace makes for the files of a directory.
+    names_seen: set[str] = field(default_factory=set, compare=False, repr=False)
+
+    def saw(self, *names: str) -> None:
+        self.names_seen.update(names)
+
+    def unknown_names(self) -> list[str]:
+        """The per_name entries that matched no field of the files compared."""
+        return sorted(n for n in self.per_name if n not in self.names_seen)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -90,6 +90,7 @@ def compare_csv(a: Path, b: Path, rules: CompareRules) -> Comparison:
                 return compare_text(a, b, rules)
             head_a = [h.strip() for h in head_a]
             head_b = [h.strip() for h in head_b]
+            rules.saw(*head_a, *head_b)
             for name in head_a:
                 if name not in head_b:
                     differences.append(Difference(f"column {name}", "only in a"))

@@ -7,7 +7,6 @@ be read do not stop the walk: every other file is compared first, then one
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -15,24 +14,19 @@ from pathlib import Path
 from r2o.compare.report import Comparison, Difference
 from r2o.compare.rules import CompareRules
 from r2o.errors import CannotCompareError
+from r2o.fs import scan
 
 
 def _entries(root: Path) -> dict[str, bool]:
-    """Relative path -> is a directory, for everything under ``root`` (symlinks not followed)."""
-    found: dict[str, bool] = {}
-    for dirpath, dirnames, filenames in os.walk(root, onerror=_raise):
-        rel = Path(dirpath).relative_to(root)
-        for name in dirnames:
-            found[(rel / name).as_posix()] = True
-        for name in filenames:
-            found[(rel / name).as_posix()] = False
-    return found
-
-
-def _raise(exc: OSError) -> None:
-    raise CannotCompareError(
-        f"cannot list {exc.filename}: {exc.strerror or exc}", hint="check its permissions"
-    )
+    """Relative path -> is a directory, for everything under ``root``. Nothing is followed: a
+    symbolic link, FIFO, socket or device inside a tree is an error naming every one of them."""
+    found = scan(root, outside_links=False)  # hard links (a promoted pipeline run) are fine here
+    if found.problems:
+        raise CannotCompareError(
+            f"{root} holds entries r2o never follows or reads:\n{found.problem_text()}",
+            hint="compare folders of regular files only",
+        )
+    return {rel: entry.kind == "folder" for rel, entry in found.entries.items()}
 
 
 def compare_tree(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,10 +10,11 @@ from typing import Any
 
 from r2o import schema, strict_yaml
 from r2o.compare.rules import DEFAULT_IGNORED_ATTRIBUTES, CompareRules, Tolerance
-from r2o.errors import ManifestError, NotFoundError, Problem, did_you_mean
+from r2o.errors import ManifestError, NotFoundError, Problem, UsageError, did_you_mean
 from r2o.manifest import Component
 
 CASE_FILE = "case.yaml"
+_SIMPLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # a folder or output name: no "/", no ".."
 GOLDEN_DIR = Path("tests") / "golden"
 EXPECTED = "expected"
 
@@ -76,6 +78,15 @@ def _rules(spec: Mapping[str, Any], fmt: str) -> CompareRules:
 
 def load_case(component: Component, folder: Path) -> Case:
     path = folder / CASE_FILE
+    if folder.is_symlink():
+        raise ManifestError.single(
+            folder,
+            "",
+            "golden case folder is a symbolic link; r2o never follows links to cases",
+            hint="move the case folder itself under tests/golden/",
+        )
+    if path.is_symlink():
+        raise ManifestError.single(path, "", "is a symbolic link; r2o never follows it", hint="use a file")
     if not path.is_file():
         raise ManifestError.single(
             path, "", f"golden case folder has no {CASE_FILE}", hint=f"add {CASE_FILE} or remove the folder"
@@ -88,7 +99,7 @@ def load_case(component: Component, folder: Path) -> Case:
         raise ManifestError(problems)
     data = doc.data
     out: list[Problem] = []
-    for key in data.get("parameters", {}):
+    for key, value in data.get("parameters", {}).items():
         if key not in component.parameters:
             out.append(
                 Problem(
@@ -98,6 +109,13 @@ def load_case(component: Component, folder: Path) -> Case:
                     doc.line(("parameters", key)),
                     did_you_mean(key, component.parameters),
                 )
+            )
+            continue
+        try:
+            component.parameters[key].parse(_text(value))
+        except UsageError as exc:
+            out.append(
+                Problem(path, f"parameters.{key}", exc.message, doc.line(("parameters", key)), exc.hint)
             )
     inputs: dict[str, Path | FromOutput] = {}
     declared_inputs = [i.name for i in component.inputs]
@@ -137,6 +155,19 @@ def load_case(component: Component, folder: Path) -> Case:
             inputs[key] = target
         else:
             ref = value["from"]
+            bad = [f for f in ("component", "case", "output") if not _SIMPLE_NAME.fullmatch(ref[f])]
+            if bad:
+                out.append(
+                    Problem(
+                        path,
+                        f"inputs.{key}.from.{bad[0]}",
+                        f"'{ref[bad[0]]}' is not a name (a from: input names a component, one of its "
+                        "golden cases and one of its outputs, never a path)",
+                        doc.line(("inputs", key, "from", bad[0])),
+                        "write e.g. from: {component: wrf, case: one-day, output: wrfout}",
+                    )
+                )
+                continue
             inputs[key] = FromOutput(ref["component"], ref["case"], ref["output"])
     for spec in component.inputs:
         if spec.required and spec.name not in data.get("inputs", {}):

@@ -8,16 +8,17 @@ more than once and demands bit-identical outputs across runs.
 from __future__ import annotations
 
 import filecmp
-import shutil
-import tempfile
+import os
+import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from r2o import fs, workspace
 from r2o.compare import Comparison, compare
 from r2o.errors import CannotCompareError, InputError, NotFoundError, R2OError
-from r2o.golden.cases import Case, FromOutput, cases_of
+from r2o.golden.cases import Case, FromOutput, case_folders, cases_of
 from r2o.manifest import OUTPUT_ROOT, Component, DataSpec
 from r2o.repo import Repository
 from r2o.run.plan import make_plan
@@ -59,23 +60,59 @@ def output_path(run_dir: Path, spec: DataSpec) -> Path:
 
 
 def resolve_inputs(repo: Repository, case: Case) -> dict[str, Path]:
-    """Case inputs as host paths; ``from:`` inputs point at another case's expected output."""
+    """Case inputs as host paths; ``from:`` inputs point at another case's expected output, which
+    must lie inside the repository and be a regular file or folder reached through no link."""
     out: dict[str, Path] = {}
     for name, source in case.inputs.items():
         if isinstance(source, FromOutput):
-            producer = repo.component(source.component)
-            spec = producer.output(source.output)
-            path = producer.folder / "tests" / "golden" / source.case / "expected" / spec.filename
-            if not path.exists():
-                raise NotFoundError(
-                    f"{case.id}: input '{name}' comes from {source.component}/{source.case} output "
-                    f"'{source.output}', which has no recorded expected file ({repo.rel(path)})",
-                    hint=f"record it first: r2o golden record {source.component} --case {source.case}",
-                )
-            out[name] = path
+            out[name] = _from_output(repo, case, name, source)
         else:
             out[name] = source
     return out
+
+
+def _from_output(repo: Repository, case: Case, name: str, source: FromOutput) -> Path:
+    where = f"{repo.rel(case.folder / 'case.yaml')}: inputs.{name}.from"
+    producer = repo.component(source.component)
+    cases = [f.name for f in case_folders(producer)]
+    if source.case not in cases:
+        raise NotFoundError(
+            f"{where}: {source.component} has no golden case '{source.case}'",
+            hint=f"cases of {source.component}: {', '.join(cases) or 'none'}",
+        )
+    spec = producer.output(source.output)
+    path = producer.folder / "tests" / "golden" / source.case / "expected" / spec.filename
+    problem = _link_on_the_way(repo.root, path)
+    if problem:
+        raise InputError(
+            f"{where}: {problem}",
+            hint="golden inputs are plain files inside the repository; replace the link",
+        )
+    if not path.exists():
+        raise NotFoundError(
+            f"{case.id}: input '{name}' comes from {source.component}/{source.case} output "
+            f"'{source.output}', which has no recorded expected file ({repo.rel(path)})",
+            hint=f"record it first: r2o golden record {source.component} --case {source.case}",
+        )
+    return path
+
+
+def _link_on_the_way(root: Path, path: Path) -> str:
+    """Why ``path`` (under ``root``) must not be used: a link or special file on the way, or ""."""
+    rel = path.relative_to(root)
+    current = root
+    for part in rel.parts:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            return ""
+        if stat.S_ISLNK(mode):
+            target = os.readlink(current)
+            return f"{current.relative_to(root)} is a symbolic link (to {target}); r2o never follows it"
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            return f"{current.relative_to(root)} is a {fs.kind_of(mode)}"
+    return ""
 
 
 def run_case(
@@ -94,11 +131,16 @@ def run_case(
 def compare_outputs(
     component: Component, case: Case, actual_of: Callable[[DataSpec], Path], expected_dir: Path
 ) -> list[OutputVerdict]:
-    """Each declared output (found by ``actual_of``) against ``expected_dir``."""
+    """Each declared output (found by ``actual_of``) against ``expected_dir``, whose entries must be
+    regular files or folders: a link there is reported, never followed."""
     verdicts = []
     for spec in component.outputs:
         actual = actual_of(spec)
         expected = expected_dir / spec.filename
+        refused = _refused_expected(expected_dir, expected)
+        if refused:
+            verdicts.append(OutputVerdict(spec.name, False, f"cannot compare: {refused}"))
+            continue
         if not expected.exists():
             verdicts.append(
                 OutputVerdict(
@@ -116,6 +158,24 @@ def compare_outputs(
             continue
         verdicts.append(OutputVerdict(spec.name, result.equal, result.render_text(), result))
     return verdicts
+
+
+def _refused_expected(expected_dir: Path, expected: Path) -> str:
+    """Why an expected entry is not used ("" when it is fine or absent)."""
+    for path in (expected_dir, expected):
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return ""
+        if stat.S_ISLNK(mode):
+            return f"{path.name} in {path.parent} is a symbolic link; r2o never follows links in expected/"
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            return f"{path.name} in {path.parent} is a {fs.kind_of(mode)}, not a regular file"
+    if expected.is_dir():
+        found = fs.scan(expected, outside_links=False)
+        if found.problems:
+            return f"{expected} holds entries r2o never follows:\n{found.problem_text()}"
+    return ""
 
 
 def _identical(a: Path, b: Path) -> bool:
@@ -138,11 +198,12 @@ def check_case(
     repeat: int = 1,
 ) -> CaseVerdict:
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="r2o-golden-") as tmp:
+    tmp = workspace.session(repo.root).tempdir("golden-")
+    try:
         runs: list[Path] = []
         try:
             for i in range(max(1, repeat)):
-                result = run_case(repo, component, case, executor, image, Path(tmp) / f"run{i}")
+                result = run_case(repo, component, case, executor, image, tmp / f"run{i}")
                 runs.append(result.output_dir)
         except R2OError as exc:
             return CaseVerdict(case, ERROR, time.monotonic() - start, message=str(exc))
@@ -153,6 +214,8 @@ def check_case(
             for spec in component.outputs
             if any(not _identical(output_path(runs[0], spec), output_path(r, spec)) for r in runs[1:])
         )
+    finally:
+        fs.remove_tree(tmp)
     seconds = time.monotonic() - start
     if differing:
         return CaseVerdict(
@@ -212,38 +275,52 @@ def record(
             hint="rerun with --force to replace them (r2o reports what changed)",
         )
     done = []
+    session = workspace.session(repo.root)
     for c in cases:
-        staging = c.folder / ".expected.partial"
-        if staging.exists():
-            shutil.rmtree(staging)
-        with tempfile.TemporaryDirectory(prefix="r2o-record-") as tmp:
-            result = run_case(repo, component, c, executor, image, Path(tmp) / "out")
-            staging.mkdir()
-            for spec in component.outputs:
-                src = output_path(result.output_dir, spec)
-                if src.is_dir():
-                    shutil.copytree(src, staging / spec.filename)
-                else:
-                    shutil.copy2(src, staging / spec.filename)
+        lock = repo.root / ".r2o" / "locks" / "golden" / component.name / f"{c.name}.lock"
+        with fs.exclusive(
+            lock,
+            f"golden case {c.id}",
+            hint="another `r2o golden record` is recording it; wait for it, then check with r2o test",
+        ):
+            done.append(_record_case(repo, component, c, executor, image, session))
+    return done
+
+
+def _record_case(
+    repo: Repository,
+    component: Component,
+    c: Case,
+    executor: Executor,
+    image: str | None,
+    session: workspace.Session,
+) -> Recorded:
+    tmp = session.tempdir("record-")
+    staging = c.folder / f".expected.partial-{session.id}"
+    session.note_external(staging)
+    try:
+        result = run_case(repo, component, c, executor, image, tmp / "out")
+        os.mkdir(staging, 0o755)
+        # The run's outputs passed the runner's checks; copy them without following anything anyway.
+        for spec in component.outputs:
+            src = output_path(result.output_dir, spec)
+            if src.is_dir():
+                fs.copy_tree(src, staging / spec.filename)
+            else:
+                fs.copy_file(src, staging / spec.filename)
         had = c.expected_dir.exists()
         changes: tuple[OutputVerdict, ...] = ()
         if had:
 
-            def recorded(spec: DataSpec, staging: Path = staging) -> Path:
+            def recorded(spec: DataSpec) -> Path:
                 return staging / spec.filename
 
-            verdicts = compare_outputs(component, c, recorded, c.expected_dir)
-            changes = tuple(v for v in verdicts if not v.equal)
-            old = c.folder / ".expected.old"
-            if old.exists():
-                shutil.rmtree(old)
-            c.expected_dir.rename(old)
-            staging.rename(c.expected_dir)
-            shutil.rmtree(old)
-        else:
-            staging.rename(c.expected_dir)
-        done.append(Recorded(c, not had, changes))
-    return done
+            changes = tuple(v for v in compare_outputs(component, c, recorded, c.expected_dir) if not v.equal)
+        fs.replace_dir(staging, c.expected_dir)
+        return Recorded(c, not had, changes)
+    finally:
+        fs.remove_tree(staging)
+        fs.remove_tree(tmp)
 
 
 def all_cases(repo: Repository, names: Iterable[str]) -> list[tuple[Component, list[Case]]]:

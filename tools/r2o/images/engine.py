@@ -143,6 +143,29 @@ class Engine:
             self.client.images.remove(ref, force=True)
 
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOST = rf"(\[[0-9A-Fa-f:.]+\]|{_LABEL}(?:\.{_LABEL})*)"
+_REGISTRY = re.compile(_HOST + r"(?::(\d{1,5}))?((?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)")
+
+
+def registry_problem(value: str) -> str:
+    """What is wrong with a registry address given as HOST[:PORT][/PATH] ("" when nothing)."""
+    if "://" in value:
+        scheme, _, rest = value.partition("://")
+        example = rest.rstrip("/")
+        return f"'{value}' has a scheme ({scheme}://); give the registry without a scheme, e.g. {example}"
+    match = _REGISTRY.fullmatch(value)
+    if match is None:
+        return (
+            f"'{value}' is not a registry address: HOST[:PORT][/PATH] with a host name or address, "
+            "no spaces (e.g. 127.0.0.1:5000 or 123456789012.dkr.ecr.us-east-1.amazonaws.com)"
+        )
+    port = match.group(2)
+    if port is not None and not 1 <= int(port) <= 65535:
+        return f"'{value}': port {port} is outside 1-65535"
+    return ""
+
+
 def registry_has(registry: str, repository: str, tag: str, *, timeout: float = 10.0) -> bool:
     """Whether ``registry`` (host[:port], plain HTTP for loopback) holds ``repository:tag``.
 

@@ -12,25 +12,24 @@ runner every backend uses). Per task, in a worker thread:
 4. promote ``<run>/<step>/<day>/`` (hard links to the cache entry + provenance.json) with a rename.
 
 Nothing partial is ever promoted, so a crash or Ctrl-C is resumed by running the same command
-again: finished tasks are found in the cache, the others run. The scheduler (main thread) starts a
-ready task when the vCPUs it declares fit in the budget; a failed task blocks its dependents while
-independent tasks finish. Ctrl-C stops launching and kills the running tasks (native process
-groups; Docker containers, which the Docker executor then removes).
+again: finished tasks are found in the cache, the others run. Every external input file is checked
+before the first task starts. The scheduler (main thread) starts a ready task when the vCPUs it
+declares fit in the budget; a failed task blocks its dependents while independent tasks finish.
+Ctrl-C (or SIGTERM, SIGHUP) stops launching and tells every running task to stop: the runner kills
+its process or container and removes its staging folder.
 """
 
 from __future__ import annotations
 
-import contextlib
+import bisect
+import collections
 import dataclasses
 import datetime as dt
 import fcntl
 import json
 import os
 import queue
-import re
 import shutil
-import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -39,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from r2o.errors import NotFoundError, PipelineError, R2OError
+from r2o import fs, workspace
+from r2o.errors import NotFoundError, PipelineError, R2OError, RunError
 from r2o.manifest import Component, Parameter
 from r2o.pipeline.cache import Hasher, TaskCache, link_tree, task_key
 from r2o.pipeline.plan import Task, TaskGraph, TaskInput
@@ -49,7 +49,6 @@ from r2o.run.plan import make_plan
 from r2o.run.runner import Executor, run
 
 REPORT_FILE = "report.json"
-RUN_ENV = "R2O_PIPELINE_RUN"  # set in every task's environment: finds our containers after a crash
 
 PENDING, RUNNING, RAN, CACHED, FAILED, BLOCKED, INTERRUPTED = (
     "pending",
@@ -75,6 +74,7 @@ class TaskRecord:
     key: str | None = None
     output_dir: str | None = None
     error: str | None = None
+    warning: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -178,7 +178,7 @@ def make_backend(repo: Repository, graph: TaskGraph, *, native: bool) -> Backend
             f"images not built for: {', '.join(missing)}",
             hint=f"run: r2o build {' '.join(missing)}  (or r2o build --all)",
         )
-    return Backend("docker", DockerExecutor(engine), images, digests)
+    return Backend("docker", DockerExecutor(engine, workspace.session(repo.root)), images, digests)
 
 
 class LocalRun:
@@ -210,6 +210,8 @@ class LocalRun:
         self._t0 = 0.0
         self._hash_lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
+        self._stop = threading.Event()  # set on interrupt: every running task stops
+        self._counts: collections.Counter[str] = collections.Counter({PENDING: len(self.records)})
 
     # --- scheduling ---------------------------------------------------------------------------
 
@@ -219,54 +221,86 @@ class LocalRun:
         with self._locked():
             self.cache.clean_partials()
             self._clean_partials(self.run_dir)
-            if not self.backend.native:
-                self._kill_containers(remove_only=True)
+            self._check_external_inputs()
             self._t0 = time.monotonic()
-            interrupted = False
+            stopped: KeyboardInterrupt | None = None
             try:
                 self._schedule()
-            except KeyboardInterrupt:
-                interrupted = True
+            except KeyboardInterrupt as exc:  # Ctrl-C, or a signal (r2o.errors.Stopped)
+                stopped = exc
                 self._interrupt()
-            report = self._report(started_at, interrupted)
-        if interrupted:
-            raise KeyboardInterrupt
+            report = self._report(started_at, stopped is not None)
+        if stopped is not None:
+            raise stopped
         return report
 
     def _schedule(self) -> None:
-        pending = [t for t in self.graph.tasks]
+        """Start ready tasks in graph order while their vCPUs fit; settle each one as it finishes.
+
+        Event driven (each task's unmet dependencies are counted), so a ten-year range of tens of
+        thousands of tasks schedules in time linear in its size."""
+        tasks = self.graph.tasks
+        order = {t.id: i for i, t in enumerate(tasks)}
+        waiting = {t.id: len(set(t.deps)) for t in tasks}
+        dependents: dict[str, list[str]] = {t.id: [] for t in tasks}
+        for t in tasks:
+            for d in set(t.deps):
+                dependents[d].append(t.id)
+        ready = [t.id for t in tasks if waiting[t.id] == 0]  # kept in graph order
         running: dict[str, float] = {}  # task id -> vcpus held
-        while pending or running:
+        smallest = min((min(t.vcpus, float(self.jobs)) for t in tasks), default=1.0)
+
+        def block(root: str) -> None:
+            stack = [root]
+            while stack:
+                tid = stack.pop()
+                rec = self.records[tid]
+                if rec.status != PENDING:
+                    continue
+                rec.status = BLOCKED
+                self._count(PENDING, BLOCKED)
+                rec.error = "a task it depends on failed"
+                self._emit("finished", tid, rec)
+                stack.extend(dependents[tid])
+
+        while ready or running:
             budget = self.jobs - sum(running.values())
-            still: list[Task] = []
-            for task in pending:
-                states = [self.records[d].status for d in task.deps]
-                if any(s in (FAILED, BLOCKED) for s in states):
-                    rec = self.records[task.id]
-                    rec.status = BLOCKED
-                    rec.error = "a task it depends on failed"
-                    self._emit("finished", task.id, rec)
-                    continue
+            still: list[str] = []
+            for pos, tid in enumerate(ready):
+                if budget < smallest:
+                    still.extend(ready[pos:])
+                    break
+                task = self.graph.task(tid)
                 need = min(task.vcpus, float(self.jobs))
-                if all(s in DONE for s in states) and need <= budget:
+                if need <= budget:
                     budget -= need
-                    running[task.id] = need
+                    running[tid] = need
                     self._launch(task)
-                    continue
-                still.append(task)
-            pending = still
+                else:
+                    still.append(tid)
+            ready = still
             if not running:
-                if pending:  # cannot happen in a valid graph; never spin
-                    raise PipelineError(f"tasks can never start: {', '.join(t.id for t in pending)}")
+                stuck = [t.id for t in tasks if self.records[t.id].status == PENDING]
+                if stuck:  # cannot happen in a valid graph; never spin
+                    raise PipelineError(f"tasks can never start: {', '.join(stuck[:10])}")
                 break
             tid, record = self._done.get()
             running.pop(tid, None)
             self.records[tid] = record
+            self._count(RUNNING, record.status)
             self._emit("finished", tid, record)
+            for dep in dependents[tid]:
+                if record.status not in DONE:
+                    block(dep)
+                    continue
+                waiting[dep] -= 1
+                if waiting[dep] == 0 and self.records[dep].status == PENDING:
+                    bisect.insort(ready, dep, key=order.__getitem__)
 
     def _launch(self, task: Task) -> None:
         rec = self.records[task.id]
         rec.status = RUNNING
+        self._count(PENDING, RUNNING)
         rec.started = time.monotonic() - self._t0
         self._emit("started", task.id, rec)
         worker = threading.Thread(
@@ -280,6 +314,9 @@ class LocalRun:
         except R2OError as exc:
             rec.status = FAILED
             rec.error = str(exc)
+        except KeyboardInterrupt:  # the runner obeyed a stop request: it killed and cleaned its task
+            rec.status = INTERRUPTED
+            rec.error = "stopped"
         except Exception as exc:  # a bug must not hang the scheduler
             rec.status = FAILED
             rec.error = f"internal error: {type(exc).__name__}: {exc}"
@@ -287,31 +324,36 @@ class LocalRun:
         self._done.put((task.id, rec))
 
     def _emit(self, kind: str, tid: str, rec: TaskRecord | None, message: str = "") -> None:
-        recs = self.records.values()
+        # Counted as tasks change state (see _count): recounting every record per event is quadratic.
+        n = self._counts
         self.on_event(
             Event(
                 kind,
                 tid,
                 rec,
-                done=sum(1 for r in recs if r.status in DONE),
-                running=sum(1 for r in recs if r.status == RUNNING),
-                failed=sum(1 for r in recs if r.status in (FAILED, BLOCKED)),
+                done=n[RAN] + n[CACHED],
+                running=n[RUNNING],
+                failed=n[FAILED] + n[BLOCKED],
                 total=len(self.records),
                 elapsed=time.monotonic() - self._t0,
                 message=message,
             )
         )
 
+    def _count(self, old: str, new: str) -> None:
+        self._counts[old] -= 1
+        self._counts[new] += 1
+
     def _interrupt(self) -> None:
-        """Stop: kill what runs, wait for the workers to clean their staging, promote nothing new."""
+        """Stop: tell running tasks to stop (each runner kills its process and removes its staging),
+        wait for them, promote nothing new."""
         self._emit("note", "", None, "interrupted: stopping running tasks")
-        self._kill_running()
-        deadline = time.monotonic() + 60
+        self._stop.set()
+        deadline = time.monotonic() + 90
         while any(r.status == RUNNING for r in self.records.values()) and time.monotonic() < deadline:
             try:
                 tid, record = self._done.get(timeout=1)
             except queue.Empty:
-                self._kill_running()
                 continue
             if record.status == FAILED:
                 record.status = INTERRUPTED
@@ -320,34 +362,44 @@ class LocalRun:
             if rec.status == RUNNING:
                 rec.status = INTERRUPTED
 
-    def _kill_running(self) -> None:
-        if self.backend.native:
-            for pid in _child_pids():
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
-        else:
-            self._kill_containers(remove_only=False)
-
-    def _kill_containers(self, *, remove_only: bool) -> None:
-        """Containers of this run: kill them (Ctrl-C) or remove leftovers of a killed run (start)."""
-        from r2o.run.docker import DockerExecutor
-
-        executor = self.backend.executor
-        if not isinstance(executor, DockerExecutor):
+    def _check_external_inputs(self) -> None:
+        """Every pipeline input file exists before any task starts: a missing coarse file for day 30
+        must not surface after 29 days of work."""
+        missing: dict[str, set[str]] = {}  # pipeline input -> missing files
+        inputs = self.graph.pipeline.inputs
+        for task in self.graph.tasks:
+            for tin in task.inputs:
+                for source in tin.sources:
+                    if source.path is None:
+                        continue
+                    path = Path(source.path)
+                    path = path if path.is_absolute() else self.repo.root / path
+                    if not path.exists():
+                        name = next(
+                            (
+                                n
+                                for n, p in inputs.items()
+                                if p.path.replace("${day}", task.day or "") == source.path
+                            ),
+                            tin.name,
+                        )
+                        missing.setdefault(name, set()).add(str(path))
+        if not missing:
             return
-        marker = f"{RUN_ENV}={self.run_dir}"
-        try:
-            for container in executor.engine.client.containers.list(
-                all=True, filters={"label": "org.r2o.component"}
-            ):
-                if marker not in (container.attrs.get("Config", {}).get("Env") or []):
-                    continue
-                if remove_only:
-                    container.remove(force=True)
-                else:
-                    container.kill()
-        except Exception:  # best effort: the executor's own cleanup still removes what it started
-            pass
+        lines = []
+        hints = []
+        for name, paths in missing.items():
+            unique = sorted(paths)
+            shown = ", ".join(unique[:3]) + (f" and {len(unique) - 3} more" if len(unique) > 3 else "")
+            lines.append(f"  {name}: {shown}")
+            pin = inputs.get(name)
+            if pin is not None and pin.description:
+                hints.append(pin.description)
+        raise PipelineError(
+            f"pipeline {self.graph.pipeline.name}: {sum(len(p) for p in missing.values())} input "
+            "file(s) do not exist; no task was started:\n" + "\n".join(lines),
+            hint="; ".join(hints) or "provide the files, then rerun",
+        )
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -412,20 +464,17 @@ class LocalRun:
                 output_dir=entry,
                 image=None if self.backend.native else image,
             )
-            plan = dataclasses.replace(plan, environment={**plan.environment, RUN_ENV: str(self.run_dir)})
-            log: list[bytes] = []
             log_path = self.run_dir / "logs" / f"{task.id}.log"
             try:
-                result = run(plan, self.backend.executor, echo=lambda _stream, chunk: log.append(chunk))
-            except R2OError as exc:
-                code = re.search(r"exited with code (-?\d+)", exc.message)
-                rec.exit_code = int(code.group(1)) if code else None
-                _write_log(log_path, log)
+                result = run(plan, self.backend.executor, stop=self._stop, log_path=log_path)
+            except RunError as exc:
+                rec.exit_code = exc.status
                 raise PipelineError(
                     f"task {task.id} failed: {exc.message}", hint=self._rerun_hint(task, inputs, log_path)
                 ) from None
-            _write_log(log_path, log)
             rec.status, rec.exit_code, rec.seconds = RAN, result.execution.exit_code, result.execution.seconds
+            if result.extra_outputs:
+                rec.warning = f"undeclared outputs not kept: {', '.join(result.extra_outputs)}"
 
     def _resolve_inputs(self, task: Task) -> tuple[dict[str, Path], dict[str, list[str]]]:
         paths: dict[str, Path] = {}
@@ -488,7 +537,7 @@ class LocalRun:
         parameters: Mapping[str, str],
     ) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+        staging = fs.private_dir(dest.parent, f".{dest.name}.partial-")
         try:
             link_tree(entry, staging)
             outputs = {}
@@ -512,16 +561,9 @@ class LocalRun:
                 outputs=outputs,
             ).write(staging)
             os.chmod(staging, 0o755)
-            if dest.exists():
-                trash = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
-                os.rename(dest, trash / "old")
-                os.rename(staging, dest)
-                shutil.rmtree(trash, ignore_errors=True)
-            else:
-                os.rename(staging, dest)
+            fs.replace_dir(staging, dest)
         finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
+            fs.remove_tree(staging)
 
     def _rerun_hint(self, task: Task, inputs: Mapping[str, Path], log_path: Path) -> str:
         g = self.graph
@@ -562,22 +604,6 @@ class LocalRun:
         for path in run_dir.rglob(".*"):
             if path.is_dir() and (".partial-" in path.name or ".old-" in path.name):
                 shutil.rmtree(path, ignore_errors=True)
-
-
-def _write_log(path: Path, chunks: list[bytes]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"".join(chunks))
-
-
-def _child_pids() -> list[int]:
-    """Our direct children (the native executor starts each task as a session leader)."""
-    pids: list[int] = []
-    for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
-        try:
-            pids.extend(int(p) for p in children.read_text().split())
-        except OSError:
-            continue
-    return pids
 
 
 def run_pipeline(

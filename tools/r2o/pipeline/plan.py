@@ -10,13 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from r2o.errors import UsageError
 from r2o.manifest import Parameter
 from r2o.pipeline.spec import PREVIOUS, Pipeline, Step
 
-MAX_DAYS = 100_000
+# A century, leap days included (256,200 AQcast tasks, planned in about 15 s): a longer period is
+# several runs. Batch ranges past 10,000 days (its array limit) are split into chunks.
+MAX_DAYS = 36_600
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,12 @@ class TaskGraph:
     def run_name(self) -> str:
         return f"{self.start.isoformat()}+{self.days}d"
 
+    @cached_property
+    def _by_id(self) -> dict[str, Task]:
+        return {t.id: t for t in self.tasks}
+
     def task(self, task_id: str) -> Task:
-        return next(t for t in self.tasks if t.id == task_id)
+        return self._by_id[task_id]
 
     def dependents(self, task_id: str) -> set[str]:
         """Every task that (transitively) waits for ``task_id``."""
@@ -127,7 +134,16 @@ def substitute(text: str, variables: Mapping[str, str]) -> str:
 
 def make_graph(pipeline: Pipeline, start: dt.date, days: int) -> TaskGraph:
     if not 1 <= days <= MAX_DAYS:
-        raise UsageError(f"--days {days} is outside 1-{MAX_DAYS}")
+        raise UsageError(
+            f"--days {days} is outside 1-{MAX_DAYS}",
+            hint=f"a run covers at most {MAX_DAYS} days (a century); split a longer period into several runs",
+        )
+    if (dt.date.max - start).days < days - 1:
+        raise UsageError(
+            f"--start {start.isoformat()} --days {days} ends after {dt.date.max.isoformat()}, "
+            "the last date r2o can represent",
+            hint="choose an earlier --start or fewer --days",
+        )
     graph = TaskGraph(pipeline, start, days)
     dates = graph.dates
     base_vars = {"start": dates[0], "end": dates[-1]}
