@@ -7,14 +7,16 @@ message, and that nothing leaked or was left behind.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.test_cli import assert_clean_error, r2o
+from tests.test_cli import R2O, assert_clean_error, r2o
 
 HOSTILE = REPO_ROOT / "tests" / "fixtures" / "hostile"
 SECRET = "root:$6$never-copied\n"
@@ -239,3 +241,44 @@ def test_a_device_is_not_an_input_file(repo: Path, tmp_path: Path) -> None:
         "run", "hostile", "--native", "--input", "secret=/dev/zero", "--output", str(tmp_path / "o"), cwd=repo
     )
     assert_clean_error(proc, 3, "input 'secret' must be a file; /dev/zero is a character device")
+
+
+# --- 10: secrets reach a local run from the caller's environment, and nowhere else ----------------
+
+SECRET_MANIFEST = """\
+apiVersion: r2o/v1
+name: keyed
+version: 1.0.0
+description: Prints a digest of its API key.
+base: python-sci
+command: ["python3", "-c", "import hashlib, os; print(hashlib.sha256(os.environ['API_KEY'].encode()).hexdigest())"]
+secrets: {API_KEY: "arn:aws:secretsmanager:us-east-1:123456789012:secret:api-key-AbCdEf"}
+resources: {vcpus: 1, memory_mib: 256, timeout_s: 60, retries: 1}
+outputs:
+  - {name: digest, path: stdout, format: text}
+"""
+
+
+def test_a_secret_comes_from_the_callers_environment_only(repo: Path, tmp_path: Path) -> None:
+    comp = repo / "components" / "keyed"
+    comp.mkdir()
+    (comp / "component.yaml").write_text(SECRET_MANIFEST)
+    (comp / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+    out = tmp_path / "out"
+    missing = r2o("run", "keyed", "--native", "--output", str(out), cwd=repo)
+    assert_clean_error(missing, 2, "keyed needs the secret API_KEY", "export API_KEY=...")
+    value = "s3cr3t-value-never-on-disk"
+    env = {**os.environ, "API_KEY": value}
+    for args in (("--dry-run",), ()):
+        proc = subprocess.run(
+            [*R2O, "run", "keyed", "--native", "--output", str(out), *args],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert value not in proc.stdout + proc.stderr
+    assert (out / "stdout.txt").read_text() == hashlib.sha256(value.encode()).hexdigest() + "\n"
+    assert holds_nowhere(repo, value) and holds_nowhere(tmp_path, value)

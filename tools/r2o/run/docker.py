@@ -53,7 +53,7 @@ def container_options(
     return {
         "image": plan.image,
         "command": list(plan.argv),
-        "environment": dict(plan.environment),
+        "environment": {**plan.environment, **plan.secrets},
         "user": f"{uid}:{uid}",
         "network_mode": "bridge" if lim.network else "none",
         "read_only": True,

@@ -74,6 +74,7 @@ class NativeExecutor:
         mapping = path_map(plan, output_dir, self.repo_root)
         env = dict(os.environ)
         env.update({k: rewrite(v, mapping) for k, v in plan.environment.items()})
+        env.update(plan.secrets)
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["PYTHONUNBUFFERED"] = "1"
         return env

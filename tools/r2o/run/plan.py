@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from r2o.errors import InputError, UsageError, did_you_mean
 from r2o.fs import kind_of
 from r2o.manifest import OUTPUT_ROOT, Component
+from r2o.run.secret_env import secret_environment
 
 DEFAULT_PIDS_LIMIT = 512
 TMPFS_MIB = 256
@@ -45,6 +47,9 @@ class RunPlan:
     output_dir: Path  # where outputs land on success
     limits: Limits
     environment: Mapping[str, str] = field(default_factory=dict)
+    # secrets: values, from the caller's environment: handed to the engine in memory, never shown,
+    # dumped or recorded (repr and comparison leave them out)
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     image: str | None = None  # content-tagged image reference for container backends
 
     @property
@@ -89,8 +94,10 @@ def make_plan(
     output_dir: Path,
     timeout_s: int | None = None,
     image: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> RunPlan:
-    """Check parameters and inputs against the manifest and resolve the command."""
+    """Check parameters and inputs against the manifest and resolve the command; the component's
+    ``secrets:`` are read from ``environ`` (default: this process's environment)."""
     typed: dict[str, Any] = {}
     for key, text in parameters.items():
         if key not in component.parameters:
@@ -144,5 +151,6 @@ def make_plan(
             storage_mib=res.storage_mib,
         ),
         environment=dict(component.environment),
+        secrets=secret_environment(component, os.environ if environ is None else environ),
         image=image,
     )
