@@ -251,7 +251,10 @@ name: keyed
 version: 1.0.0
 description: Prints a digest of its API key.
 base: python-sci
-command: ["python3", "-c", "import hashlib, os; print(hashlib.sha256(os.environ['API_KEY'].encode()).hexdigest())"]
+command:
+  - python3
+  - -c
+  - "import hashlib, os; print(hashlib.sha256(os.environ['API_KEY'].encode()).hexdigest())"
 secrets: {API_KEY: "arn:aws:secretsmanager:us-east-1:123456789012:secret:api-key-AbCdEf"}
 resources: {vcpus: 1, memory_mib: 256, timeout_s: 60, retries: 1}
 outputs:

@@ -171,7 +171,8 @@ def test_independent_tasks_overlap_in_time(pipe_repo: Path) -> None:
 def test_every_external_input_is_checked_before_any_task_starts(pipe_repo: Path) -> None:
     (pipe_repo / "pipelines" / "seeded.yaml").write_text(
         "apiVersion: r2o/v1\nkind: Pipeline\nname: seeded\ndescription: sums daily seeds\n"
-        "inputs:\n  seed:\n    path: seeds/seed_${day}.txt\n    format: text\n    description: one seed file a day\n"
+        "inputs:\n  seed:\n    path: seeds/seed_${day}.txt\n    format: text\n"
+        "    description: one seed file a day\n"
         "steps:\n  acc:\n    component: acc\n    foreach: day\n"
         "    inputs: {value: {pipeline: seed}, prev: {step: acc, output: total, day: previous}}\n"
     )
