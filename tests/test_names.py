@@ -95,3 +95,15 @@ def test_the_hint_suggests_a_valid_name(name: str, suggestion: str) -> None:
     if suggestion:
         assert f"e.g. '{suggestion}'" in names.hint(name)
         assert names.problem(suggestion) == ""
+
+
+# Docker's tag grammar (distribution/reference): [\w][\w.-]{0,127}
+DOCKER_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+@pytest.mark.parametrize(
+    "version", ["1.0.0", "0.1.0-rc.1", "2.3.4-alpha-7", "1.0.0+build.7", "1.0.0-" + "x" * 120]
+)
+def test_a_version_is_valid_exactly_when_its_image_tag_is(version: str) -> None:
+    tag = f"{version}-{'0' * 12}"  # r2o.images.tags: <version>-<12 hex>
+    assert (names.version_problem(version) == "") == bool(DOCKER_TAG.match(tag))

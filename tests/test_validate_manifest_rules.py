@@ -167,3 +167,21 @@ def test_defaults_of_the_new_fields(repo_copy: Path) -> None:
     assert shown["resources"]["storage_mib"] == 20 * 1024  # Fargate's default ephemeral storage
     assert shown["outputs_extra"] == "drop"
     assert shown["secrets"] == {}
+
+
+def test_a_version_with_build_metadata_is_refused(repo_copy: Path) -> None:
+    image = repo_copy / "base-images" / "python-sci" / "image.yaml"
+    text = image.read_text()
+    version_line = next(line for line in text.splitlines() if line.startswith("version:"))
+    image.write_text(text.replace(version_line, "version: 1.0.0+local"))
+    line = 1 + image.read_text().splitlines().index("version: 1.0.0+local")
+    edit(repo_copy, "version: 1.0.0", "version: 1.0.0+build.7")
+    proc = r2o("validate", cwd=repo_copy)
+    assert_clean_error(
+        proc,
+        3,
+        f"base-images/python-sci/image.yaml:{line}: version: '1.0.0+local' has build metadata (+...), "
+        "which a Docker tag cannot hold",
+        f"{MANIFEST}:3: version: '1.0.0+build.7' has build metadata",
+        "use a pre-release suffix such as 1.0.0-rc1",
+    )

@@ -49,6 +49,17 @@ def problems_in(doc: YamlDocument) -> list[Problem]:
     problem = names.problem(name)
     if problem:
         out.append(Problem(doc.file, "name", problem, doc.line(("name",)), names.hint(name)))
+    version_problem = names.version_problem(doc.data["version"])
+    if version_problem:
+        out.append(
+            Problem(
+                doc.file,
+                "version",
+                version_problem,
+                doc.line(("version",)),
+                "drop the +... part, or use a pre-release suffix such as 1.0.0-rc1",
+            )
+        )
     folder = doc.file.parent.name
     if name != folder:
         out.append(

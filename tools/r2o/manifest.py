@@ -279,6 +279,14 @@ def _name_is_valid(data: dict[str, Any], doc: YamlDocument) -> list[Problem]:
 
 
 @check
+def _version_fits_an_image_tag(data: dict[str, Any], doc: YamlDocument) -> list[Problem]:
+    """The version can start the image's Docker tag (no build metadata)."""
+    problem = names.version_problem(data["version"])
+    hint = "drop the +... part, or use a pre-release suffix such as 1.0.0-rc1"
+    return [_p(doc, ("version",), problem, hint)] if problem else []
+
+
+@check
 def _name_matches_folder(data: dict[str, Any], doc: YamlDocument) -> list[Problem]:
     """A component's name equals its folder's name."""
     folder = doc.file.parent.name

@@ -12,6 +12,10 @@ A name becomes, at once:
   ``r2o-<pipeline>-<component>`` for a pipeline step, at most 128 letters, digits, hyphens and
   underscores.
 
+A version becomes the start of the image's Docker tag (``<version>-<12 hex>``): a tag is at most
+128 letters, digits, ``_``, ``.`` and ``-``, so semantic versioning's build metadata (``+build``)
+cannot be part of it.
+
 The intersection: lowercase letters and digits in parts joined by single hyphens, starting with a
 letter and ending with a letter or digit, 2 to 61 characters (61 = the longest name for which
 ``r2o-<pipeline>-<component>`` still fits Batch's 128 characters when both are that long).
@@ -51,6 +55,26 @@ def problem(name: str) -> str:
         return f"'{name}' has a double hyphen"
     bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c == "-"))})
     return f"'{name}' has characters other than letters, digits and hyphens: {' '.join(map(repr, bad))}"
+
+
+DOCKER_TAG_MAX = 128
+_TAG_SUFFIX = len("-") + 12  # "-<12 hex>" after the version (r2o.images.tags)
+_TAG_CHARACTERS = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def version_problem(version: str) -> str:
+    """ "" when ``version`` fits in an image tag, else what is wrong with it."""
+    if "+" in version:
+        return (
+            f"'{version}' has build metadata (+...), which a Docker tag cannot hold "
+            "(the image tag is <version>-<content hash>)"
+        )
+    if not _TAG_CHARACTERS.match(version):
+        return f"'{version}' has characters a Docker tag cannot hold"
+    if len(version) + _TAG_SUFFIX > DOCKER_TAG_MAX:
+        limit = DOCKER_TAG_MAX - _TAG_SUFFIX
+        return f"'{version[:20]}...' is too long for a Docker tag (at most {limit} characters)"
+    return ""
 
 
 def suggestion(name: str) -> str:
