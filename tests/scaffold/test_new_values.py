@@ -29,9 +29,9 @@ ONE_LINE = st.text(
     st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=120
 ).filter(lambda s: s.strip() != "")
 # Text made of the characters that broke the templates (YAML, Python and Markdown syntax).
-SYNTAX = st.text(
-    st.sampled_from([*string.punctuation, " ", "a", "1", "é"]), min_size=1, max_size=40
-).filter(lambda s: s.strip() != "")
+SYNTAX = st.text(st.sampled_from([*string.punctuation, " ", "a", "1", "é"]), min_size=1, max_size=40).filter(
+    lambda s: s.strip() != ""
+)
 NAMES = st.from_regex(names.NAME, fullmatch=True).filter(lambda n: names.problem(n) == "")
 
 
@@ -68,7 +68,7 @@ def check_rendering(name: str, description: str, owners: tuple[str, ...], templa
             assert docstring is not None and docstring.split("\n", 1)[0] == f"{name}: {description}"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=NAMES,
     description=st.one_of(ONE_LINE, SYNTAX),
