@@ -65,7 +65,7 @@ class ManifestCache:
     """
 
     FILE = "manifests.pickle"
-    _CHECKERS = ("manifest.py", "schema.py", "strict_yaml.py", "errors.py")
+    _CHECKERS = ("manifest.py", "schema.py", "strict_yaml.py", "errors.py", "names.py", "sensitive.py")
 
     def __init__(self, path: Path) -> None:
         self.path = path

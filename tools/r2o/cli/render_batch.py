@@ -67,13 +67,19 @@ def batch_options(func: F) -> F:
             envvar="R2O_EFS_ACCESS_POINT_ID",
             default=None,
             metavar="FSAP",
-            help="EFS access point for /data (default: the directory /r2o/NAME of the file system).",
+            help=(
+                "One EFS access point for all of /data (inputs then cannot be read-only); "
+                "default: the access points /r2o/NAME/input and /r2o/NAME/output."
+            ),
         ),
         click.option(
             "--data-host-path",
             default=None,
             metavar="PATH",
-            help="Instead of EFS: a host directory mounted at /data (EC2 hosts that mount it at boot).",
+            help=(
+                "Instead of EFS: a host directory whose input/ and output/ are mounted at /data/input "
+                "(read-only) and /data/output (EC2 hosts that mount it at boot)."
+            ),
         ),
         click.option(
             "--job-role-arn",

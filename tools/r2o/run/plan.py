@@ -10,12 +10,11 @@ from typing import Any
 
 from r2o.errors import InputError, UsageError, did_you_mean
 from r2o.fs import kind_of
-from r2o.manifest import OUTPUT_ROOT, Component
+from r2o.manifest import DEFAULT_STORAGE_MIB, OUTPUT_ROOT, Component
 from r2o.run.secret_env import secret_environment
 
 DEFAULT_PIDS_LIMIT = 512
 TMPFS_MIB = 256
-DEFAULT_STORAGE_MIB = 20480  # Fargate's default ephemeral storage
 
 
 @dataclass(frozen=True)
