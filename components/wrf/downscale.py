@@ -17,6 +17,7 @@ and writes one wrfout-convention file (wrfout.py).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import re
 import sys
@@ -35,14 +36,18 @@ for _libs in (HERE / "libs", *(p / "libs" for p in HERE.parents[1:2])):
 
 import boundary_layer as bl  # noqa: E402
 import massconsistent  # noqa: E402
+import vertical  # noqa: E402
 import wrfout  # noqa: E402
 from aqdomain import domain, surface  # noqa: E402
 
 LAPSE_RATE = 0.0065  # K m-1, US Standard Atmosphere 1976 troposphere
 GRAVITY = 9.81
 R_DRY = 287.04
-CP_DRY = 1004.5
-P0 = 100_000.0
+# The fine-minus-coarse terrain adjustment of the temperature profile fades linearly to 0 at this height
+# above ground: the surfaces of the Gal-Chen & Somerville (1975) terrain-following coordinate flatten with
+# height and are level at its top (here about the model top's height)
+TERRAIN_FADE_M = 20_000.0
+EARTH_ROTATION = 7.2921e-5  # s-1 (WRF's EOMEG)
 ALPHA_UNSTABLE = 1.0  # a1/a2 by day: flow goes over the terrain as readily as around it
 ALPHA_STABLE = 0.3  # a1/a2 at night: vertical displacement is costly, flow goes around
 REQUIRED = ("HGT", "T2", "Q2", "PSFC", "CLDFRA", "U", "V", "T")
@@ -119,19 +124,6 @@ class Bilinear:
         )
 
 
-def vertical_weights(levels: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index and weight for linear interpolation in height (constant beyond the end levels)."""
-    zc = np.clip(z, levels[0], levels[-1])
-    k = np.clip(np.searchsorted(levels, zc) - 1, 0, len(levels) - 2)
-    w = (zc - levels[k]) / (levels[k + 1] - levels[k])
-    return k, w
-
-
-def to_layers(field: np.ndarray, k: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """field (nlev, ...) -> (nlayers, ...)."""
-    return (1 - w)[:, None, None] * field[k] + w[:, None, None] * field[k + 1]
-
-
 def time_interpolator(coarse: Coarse, clamp: bool) -> Callable[[dt.datetime, str], np.ndarray]:
     secs = np.array([(t - coarse.times[0]).total_seconds() for t in coarse.times])
 
@@ -152,19 +144,18 @@ def time_interpolator(coarse: Coarse, clamp: bool) -> Callable[[dt.datetime, str
     return at
 
 
-def saturation_mixing_ratio(t: np.ndarray, p: np.ndarray) -> np.ndarray:
-    es = 611.2 * np.exp(17.67 * (t - 273.15) / (t - 29.65))  # Bolton (1980), Pa
-    return 0.622 * es / (p - 0.378 * es)
-
-
-def standard_pressure(z_asl: np.ndarray) -> np.ndarray:
-    """US Standard Atmosphere 1976 pressure (Pa) below 11 km: the WRF-like base state."""
-    return np.asarray(101_325.0 * (1.0 - LAPSE_RATE * z_asl / 288.15) ** 5.25588)
-
-
 def centre_gradient(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     dhdy, dhdx = np.gradient(h, domain.DY, domain.DX)
     return dhdx, dhdy
+
+
+def face_average(a: np.ndarray, axis: int) -> np.ndarray:
+    """Values at the n + 1 faces along ``axis``: interior faces average, edge faces copy the edge cell."""
+    first = np.take(a, [0], axis=axis)
+    last = np.take(a, [-1], axis=axis)
+    lo = np.take(a, np.arange(a.shape[axis] - 1), axis=axis)
+    hi = np.take(a, np.arange(1, a.shape[axis]), axis=axis)
+    return np.concatenate([first, 0.5 * (lo + hi), last], axis=axis)
 
 
 @dataclass
@@ -178,78 +169,88 @@ class DayResult:
 def downscale_day(coarse: Coarse, day: dt.date, log: Callable[[str], None] = print) -> DayResult:
     g = domain.grid()
     gu, gv = domain.staggered_grid("x"), domain.staggered_grid("y")
-    nz, ny, nx = domain.NLAYS, domain.NROWS, domain.NCOLS
-    zf, zm, dz = domain.layer_interfaces(), domain.layer_midpoints(), domain.layer_thickness()
+    znw, znu = vertical.eta_levels()
     h = surface.terrain()
     z0 = surface.roughness_length()
     alb = surface.albedo()
     water = surface.landcover()["water"]
     hx, hy = centre_gradient(h)
-    # the terrain slope on the z faces of each column (the same for all faces of a column)
     bil_m = Bilinear(coarse.lat, coarse.lon, g.lat, g.lon)
     bil_u = Bilinear(coarse.lat, coarse.lon, gu.lat, gu.lon)
     bil_v = Bilinear(coarse.lat, coarse.lon, gv.lat, gv.lon)
-    kz, wz = vertical_weights(coarse.level, zm)
     hc = bil_m(coarse.fields["HGT"])
     dh = h - hc
     at = time_interpolator(coarse, clamp=False)
     at_clamped = time_interpolator(coarse, clamp=True)
     alpha_rot = domain.rotation_angle(g.lon)
+    base = vertical.base_state(h)
+    mapfac_m, mapfac_u, mapfac_v = (domain.map_factor(x.lat) for x in (g, gu, gv))
+    lat_r = np.radians(g.lat)
 
     times = domain.hours_of_day(day)
     nt = len(times)
     out: dict[str, np.ndarray] = {}
 
-    def put(name: str, t: int, value: np.ndarray) -> None:
+    def put(name: str, t: int, value: np.ndarray | float) -> None:
         if name not in out:
             out[name] = np.zeros((nt, *np.shape(value)), dtype=np.float32)
         out[name][t] = value
 
-    # base state (time-invariant): standard-atmosphere pressure and geopotential on the layers
-    z_asl_mid = h[None] + zm[:, None, None]
-    z_asl_face = h[None] + zf[:, None, None]
-    pb = standard_pressure(z_asl_mid)
-    phb = GRAVITY * z_asl_face
-    mean_h = float(h.mean())
-    p_face_nom = standard_pressure(mean_h + zf)
-    znw = (p_face_nom - p_face_nom[-1]) / (p_face_nom[0] - p_face_nom[-1])
-    p_mid_nom = standard_pressure(mean_h + zm)
-    znu = (p_mid_nom - p_face_nom[-1]) / (p_face_nom[0] - p_face_nom[-1])
-
     def cloud_at(when: dt.datetime) -> np.ndarray:
         return bil_m(at_clamped(when, "CLDFRA"))
+
+    # --- surface state of every hour, terrain-adjusted
+    t2c = np.stack([bil_m(at(when, "T2")) for when in times])
+    t2_all = t2c - LAPSE_RATE * dh
+    psfc_c = np.stack([bil_m(at(when, "PSFC")) for when in times])
+    psfc_all = psfc_c * np.exp(-GRAVITY * dh / (R_DRY * 0.5 * (t2_all + t2c)))
+    q2c = np.stack([bil_m(at(when, "Q2")) for when in times])
+    rh = np.clip(q2c / vertical.saturation_mixing_ratio(t2c, psfc_c), 0.0, 1.0)
+    q2_all = rh * vertical.saturation_mixing_ratio(t2_all, psfc_all)
+    cloud_all = np.stack([bil_m(at(when, "CLDFRA")) for when in times])
+    # --- the hydrostatic columns on WRF's eta levels (all hours at once), temperature from the coarse
+    # profile with the terrain adjustment fading with height
+    profile = vertical.ProfileInterpolator(
+        coarse.level, np.stack([bil_m(at(when, "T")) for when in times], axis=1)
+    )
+
+    def temperature_at(z: np.ndarray) -> np.ndarray:
+        fade = np.clip(1.0 - z / TERRAIN_FADE_M, 0.0, 1.0)
+        return profile.at(z) - LAPSE_RATE * dh * fade
+
+    columns = vertical.integrate_column(psfc_all, t2_all, q2_all, cloud_all, temperature_at)
+    if float(columns.z_half.max()) > float(coarse.level[-1]):
+        raise InputProblem(
+            f"the coarse levels reach {coarse.level[-1]:.0f} m above ground, but the model column "
+            f"(top {vertical.P_TOP:.0f} Pa) reaches {float(columns.z_full.max()):.0f} m; give a coarse "
+            "file whose levels cover the whole column"
+        )
 
     heat_integral = bl.HeatIntegral(g.lat, g.lon, alb, cloud_at, domain.LOCAL_UTC_OFFSET_H)
     div_before: list[float] = []
     div_after: list[float] = []
     for t, when in enumerate(times):
-        # --- surface state, terrain-adjusted
-        t2c = bil_m(at(when, "T2"))
-        t2 = t2c - LAPSE_RATE * dh
-        psfc_c = bil_m(at(when, "PSFC"))
-        psfc = psfc_c * np.exp(-GRAVITY * dh / (R_DRY * 0.5 * (t2 + t2c)))
-        q2c = bil_m(at(when, "Q2"))
-        rh = np.clip(q2c / saturation_mixing_ratio(t2c, psfc_c), 0.0, 1.0)
-        q2 = rh * saturation_mixing_ratio(t2, psfc)
-        cloud = bil_m(at(when, "CLDFRA"))
-        # --- layer temperature and humidity
-        temp = to_layers(bil_m(at(when, "T")), kz, wz) - LAPSE_RATE * dh[None]
-        qv = np.minimum(q2[None] * np.exp(-zm[:, None, None] / 2500.0), saturation_mixing_ratio(temp, pb))
+        t2, psfc, q2, cloud = t2_all[t], psfc_all[t], q2_all[t], cloud_all[t]
+        col = vertical.Column(*(getattr(columns, f.name)[:, t] for f in dataclasses.fields(columns)))
         # --- radiation and fluxes (the stability of the hour chooses the adjustment weights)
         sw = bl.swdown(when, g.lat, g.lon, cloud)
         hfx = bl.sensible_heat_flux(sw, alb)
         alpha = ALPHA_UNSTABLE if float(hfx.mean()) > 0.0 else ALPHA_STABLE
-        # --- first-guess winds on the C grid, rotated to grid-relative components
+        # --- first-guess winds on the C grid at each column's level heights, grid-relative
         ue, ve = bil_u(at(when, "U")), bil_u(at(when, "V"))
-        u0 = to_layers(domain.earth_to_grid(ue, ve, gu.lon)[0], kz, wz)
+        u_prof = vertical.ProfileInterpolator(coarse.level, domain.earth_to_grid(ue, ve, gu.lon)[0])
+        u0 = u_prof.at(face_average(col.z_half, 2))
         ue, ve = bil_v(at(when, "U")), bil_v(at(when, "V"))
-        v0 = to_layers(domain.earth_to_grid(ue, ve, gv.lon)[1], kz, wz)
+        v_prof = vertical.ProfileInterpolator(coarse.level, domain.earth_to_grid(ue, ve, gv.lon)[1])
+        v0 = v_prof.at(face_average(col.z_half, 1))
         uc = 0.5 * (u0[:, :, 1:] + u0[:, :, :-1])
         vc = 0.5 * (v0[:, 1:, :] + v0[:, :-1, :])
         # physical w0 = 0: the contravariant velocity of the first guess is -V.grad(h) on the z faces
         uf = np.concatenate([uc[:1], 0.5 * (uc[1:] + uc[:-1]), uc[-1:]])
         vf = np.concatenate([vc[:1], 0.5 * (vc[1:] + vc[:-1]), vc[-1:]])
         omega0 = -(uf * hx[None] + vf * hy[None])
+        # the adjustment's grid: each layer's thickness averaged over the domain (it varies by < 10 %)
+        dz = np.diff(col.z_full, axis=0).mean(axis=(1, 2))
         adj = massconsistent.adjust(u0, v0, omega0, domain.DX, domain.DY, dz, alpha)
         div_before.append(adj.max_div_before)
         div_after.append(adj.max_div_after)
@@ -263,10 +264,11 @@ def downscale_day(coarse: Coarse, day: dt.date, log: Callable[[str], None] = pri
         ufa = np.concatenate([uca[:1], 0.5 * (uca[1:] + uca[:-1]), uca[-1:]])
         vfa = np.concatenate([vca[:1], 0.5 * (vca[1:] + vca[:-1]), vca[-1:]])
         w = adj.omega + ufa * hx[None] + vfa * hy[None]
-        # --- 10 m wind from the lowest layer by the log law; friction velocity; PBL height
-        log_ratio = np.log(10.0 / z0) / np.log(zm[0] / z0)
+        # --- 10 m wind from the lowest level by the log law; friction velocity; PBL height
+        z1 = col.z_half[0]
+        log_ratio = np.log(10.0 / z0) / np.log(z1 / z0)
         u10, v10 = uca[0] * log_ratio, vca[0] * log_ratio
-        ust = bl.friction_velocity(np.hypot(uca[0], vca[0]), float(zm[0]), z0)
+        ust = bl.friction_velocity(np.hypot(uca[0], vca[0]), z1, z0)
         rho = psfc / (R_DRY * t2)
         h_stable = bl.stable_height(ust, hfx, t2, rho, g.lat)
         if float(hfx.max()) > 0.0:
@@ -274,21 +276,27 @@ def downscale_day(coarse: Coarse, day: dt.date, log: Callable[[str], None] = pri
             pblh = np.where(hfx > 0.0, bl.convective_height(integral), h_stable)
         else:
             pblh = h_stable
-        # --- hydrostatic pressure on the layers from the surface up
-        tv = temp * (1.0 + 0.608 * qv)
-        p_face = np.empty((nz + 1, ny, nx))
-        p_face[0] = psfc
-        for k in range(nz):
-            p_face[k + 1] = p_face[k] * np.exp(-GRAVITY * dz[k] / (R_DRY * tv[k]))
-        p_mid = p_face[:-1] * np.exp(-GRAVITY * 0.5 * dz[:, None, None] / (R_DRY * tv))
-        theta = temp * (P0 / p_mid) ** (R_DRY / CP_DRY)
+        theta = vertical.potential_temperature(col.temp, col.p_half)
+        mu_total = psfc - vertical.P_TOP
 
         for name, value in (
             ("XLAT", g.lat), ("XLONG", g.lon), ("XLAT_U", gu.lat), ("XLONG_U", gu.lon),
             ("XLAT_V", gv.lat), ("XLONG_V", gv.lon), ("HGT", h), ("LANDMASK", (water < 0.5).astype(float)),
+            ("XLAND", np.where(water < 0.5, 1.0, 2.0)),
             ("COSALPHA", np.cos(alpha_rot)), ("SINALPHA", np.sin(alpha_rot)),
-            ("U", ua), ("V", va), ("W", w), ("PH", np.zeros_like(phb)), ("PHB", phb),
-            ("T", theta - 300.0), ("P", p_mid - pb), ("PB", pb), ("QVAPOR", qv), ("ZNU", znu), ("ZNW", znw),
+            ("MAPFAC_M", mapfac_m), ("MAPFAC_U", mapfac_u), ("MAPFAC_V", mapfac_v),
+            ("MAPFAC_MX", mapfac_m), ("MAPFAC_MY", mapfac_m), ("MAPFAC_UX", mapfac_u),
+            ("MAPFAC_UY", mapfac_u), ("MAPFAC_VX", mapfac_v), ("MAPFAC_VY", mapfac_v),
+            ("F", 2.0 * EARTH_ROTATION * np.sin(lat_r)), ("E", 2.0 * EARTH_ROTATION * np.cos(lat_r)),
+            ("U", ua), ("V", va), ("W", w),
+            ("PH", vertical.GRAVITY * (h[None] + col.z_full) - base.phb), ("PHB", base.phb),
+            ("T", theta - vertical.T0), ("P", col.p_half - base.pb), ("PB", base.pb),
+            ("MU", mu_total - base.mub), ("MUB", base.mub),
+            ("QVAPOR", col.qv), ("QCLOUD", col.qc), ("QICE", col.qi),
+            ("ZNU", znu), ("ZNW", znw), ("DNW", np.diff(znw)), ("RDNW", 1.0 / np.diff(znw)),
+            ("P_TOP", vertical.P_TOP), ("P00", vertical.P00), ("T00", vertical.T00),
+            ("TLP", vertical.TLP), ("TISO", vertical.TISO),
+            ("RDX", 1.0 / domain.DX), ("RDY", 1.0 / domain.DY),
             ("Q2", q2), ("T2", t2), ("PSFC", psfc), ("U10", u10), ("V10", v10), ("SWDOWN", sw),
             ("HFX", hfx), ("UST", ust), ("PBLH", pblh),
         ):  # fmt: skip

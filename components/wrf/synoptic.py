@@ -36,7 +36,18 @@ from aqdomain import domain, surface  # noqa: E402
 
 LATS = np.arange(38.0, 42.01, 0.5)
 LONS = np.arange(-107.5, -102.49, 0.5)
-LEVELS_M = np.array([10.0, 50.0, 150.0, 400.0, 800.0, 1500.0, 2500.0])
+# m above ground: the boundary layer, the free troposphere and the lower stratosphere up to the top of
+# the wrf column (5000 Pa, about 20.6 km above sea level)
+LEVELS_M = np.array(
+    [10.0, 50.0, 150.0, 400.0, 800.0, 1500.0, 2500.0, 4000.0, 6000.0, 8000.0, 10000.0, 12000.0, 14000.0,
+     16000.0, 18000.0, 20000.0]
+)  # fmt: skip
+BL_TOP_M = 2500.0  # the diurnal boundary-layer structure lives below this height
+FREE_LAPSE = 0.0065  # K m-1 above it (US Standard Atmosphere 1976 troposphere)
+FREE_LAPSE_OFFSET_K = 2.0  # the free troposphere is this much colder than the surface's lapse line
+TROPOPAUSE_K = 213.0  # a midsummer mid-latitude tropopause (about 15 km above sea level here)
+STRATOSPHERE_LAPSE = -0.002  # K m-1: temperature rises 2 K/km in the lower stratosphere
+JET_TOP_M = 11_500.0  # height above ground of the westerly jet's core (about 13 km above sea level)
 HOURS = np.arange(0, 25, 3)
 
 
@@ -73,19 +84,31 @@ def synoptic_fields(day: dt.date) -> dict[str, np.ndarray]:
     cld = np.clip(0.05 + 0.55 * daytime**2 * mountains + 0.1 * daytime * (1 - mountains), 0.0, 1.0)
 
     z = LEVELS_M[None, :, None, None]
-    # westerly flow aloft strengthening with height, a slight cyclonic turning north of the centre
-    u_aloft = 6.0 + 5.0 * (z / 2500.0) + 1.5 * (lat2 - 40.0)
+    zb = np.minimum(z, BL_TOP_M)
+    # westerly flow aloft strengthening with height to a jet near the tropopause (+16 m/s at its core,
+    # half of that left at 20 km), a slight cyclonic turning north of the centre
+    jet = np.clip((z - BL_TOP_M) / (JET_TOP_M - BL_TOP_M), 0.0, None)
+    jet = np.where(jet <= 1.0, jet, np.maximum(1.0 - 0.5 * (z - JET_TOP_M) / (20_000.0 - JET_TOP_M), 0.5))
+    u_aloft = 6.0 + 5.0 * (zb / BL_TOP_M) + 16.0 * jet + 1.5 * (lat2 - 40.0)
     v_aloft = 1.5 - 1.0 * (lon2 + 105.0) + 0.8 * (lat2 - 40.0)
-    shape = np.log1p(z / 0.3) / np.log1p(2500.0 / 0.3)  # near-surface reduction (log-law like)
+    shape = np.log1p(zb / 0.3) / np.log1p(BL_TOP_M / 0.3)  # near-surface reduction (log-law like)
     plains = np.clip((2300.0 - hgt) / 700.0, 0.0, 1.0)
     # thermally driven mountain-plains wind in the lowest ~1 km: easterly upslope by day, westerly at night
     thermal = (-4.0 * day1 + 2.5 * (1.0 - day1))[:, None, None, None] * np.exp(-z / 600.0)
     u = u_aloft * shape + thermal * plains[None, None]
     v = v_aloft * shape + 0.5 * np.sin(2 * np.pi * local / 24.0)[:, None, None, None] * np.exp(-z / 600.0)
-    # temperature aloft: a mixed layer by day, a surface inversion by night
+    # temperature: in the boundary layer a mixed layer by day, a surface inversion by night; above it a
+    # steady free troposphere (standard lapse rate, -5 C near 500 hPa) into which the boundary layer's
+    # diurnal anomaly fades over 1.5 km, up to the tropopause, then a warming lower stratosphere
     lapse = -0.0065 - 0.0030 * day1[:, None, None, None]  # K/m
-    inversion = 7.0 * (1.0 - day1[:, None, None, None]) * (1.0 - np.exp(-z / 150.0))
-    temp = t2[:, None] + lapse * z + inversion
+    inversion = 7.0 * (1.0 - day1[:, None, None, None]) * (1.0 - np.exp(-zb / 150.0))
+    t_bl = t2[:, None] + lapse * zb + inversion
+    t_free = (t_sl - 0.0065 * (hgt - 1600.0))[None, None] - FREE_LAPSE_OFFSET_K - FREE_LAPSE * z
+    anomaly = (t_bl - t_free)[:, LEVELS_M.tolist().index(BL_TOP_M)][:, None]
+    temp = np.where(z <= BL_TOP_M, t_bl, t_free + anomaly * np.exp(-(z - BL_TOP_M) / 1500.0))
+    z_trop = (temp - TROPOPAUSE_K) / FREE_LAPSE  # how far above its own height each level's T reaches T_trop
+    above = np.maximum(-z_trop, 0.0)  # metres above the tropopause (0 below it)
+    temp = np.where(z_trop >= 0.0, temp, TROPOPAUSE_K - STRATOSPHERE_LAPSE * above)
     nt = len(HOURS)
     return {
         "HGT": hgt.astype(np.float32),

@@ -42,11 +42,24 @@ FIELDS = (
     Field("PH", (T, ZS, Y, X), "m2 s-2", "perturbation geopotential", "Z"),
     Field("PHB", (T, ZS, Y, X), "m2 s-2", "base-state geopotential", "Z"),
     Field("T", (T, Z, Y, X), "K", "perturbation potential temperature theta-t0"),
+    Field("MU", (T, Y, X), "Pa", "perturbation air mass in column"),
+    Field("MUB", (T, Y, X), "Pa", "base state air mass in column"),
     Field("P", (T, Z, Y, X), "Pa", "perturbation pressure"),
     Field("PB", (T, Z, Y, X), "Pa", "BASE STATE PRESSURE"),
     Field("QVAPOR", (T, Z, Y, X), "kg kg-1", "Water vapor mixing ratio"),
+    Field("QCLOUD", (T, Z, Y, X), "kg kg-1", "Cloud water mixing ratio"),
+    Field("QICE", (T, Z, Y, X), "kg kg-1", "Ice mixing ratio"),
     Field("ZNU", (T, Z), "", "eta values on half (mass) levels"),
     Field("ZNW", (T, ZS), "", "eta values on full (w) levels"),
+    Field("DNW", (T, Z), "", "d(eta) values between full (w) levels"),
+    Field("RDNW", (T, Z), "", "inverse d(eta) values between full (w) levels"),
+    Field("P_TOP", (T,), "Pa", "PRESSURE TOP OF THE MODEL"),
+    Field("P00", (T,), "Pa", "BASE STATE PRESSURE"),
+    Field("T00", (T,), "K", "BASE STATE TEMPERATURE"),
+    Field("TLP", (T,), "K", "BASE STATE LAPSE RATE"),
+    Field("TISO", (T,), "K", "TEMP AT WHICH THE BASE T TURNS CONST"),
+    Field("RDX", (T,), "", "INVERSE X GRID LENGTH"),
+    Field("RDY", (T,), "", "INVERSE Y GRID LENGTH"),
     Field("Q2", (T, Y, X), "kg kg-1", "QV at 2 M"),
     Field("T2", (T, Y, X), "K", "TEMP at 2 M"),
     Field("PSFC", (T, Y, X), "Pa", "SFC PRESSURE"),
@@ -54,19 +67,34 @@ FIELDS = (
     Field("V10", (T, Y, X), "m s-1", "V at 10 M"),
     Field("HGT", (T, Y, X), "m", "Terrain Height"),
     Field("LANDMASK", (T, Y, X), "", "LAND MASK (1 FOR LAND, 0 FOR WATER)"),
+    Field("XLAND", (T, Y, X), "", "LAND MASK (1 FOR LAND, 2 FOR WATER)"),
     Field("SWDOWN", (T, Y, X), "W m-2", "DOWNWARD SHORT WAVE FLUX AT GROUND SURFACE"),
     Field("HFX", (T, Y, X), "W m-2", "UPWARD HEAT FLUX AT THE SURFACE"),
     Field("UST", (T, Y, X), "m s-1", "U* IN SIMILARITY THEORY"),
     Field("PBLH", (T, Y, X), "m", "PBL HEIGHT"),
     Field("COSALPHA", (T, Y, X), "", "Local cosine of map rotation"),
     Field("SINALPHA", (T, Y, X), "", "Local sine of map rotation"),
+    Field("MAPFAC_M", (T, Y, X), "", "Map scale factor on mass grid"),
+    Field("MAPFAC_U", (T, Y, XS), "", "Map scale factor on u-grid", "X"),
+    Field("MAPFAC_V", (T, YS, X), "", "Map scale factor on v-grid", "Y"),
+    Field("MAPFAC_MX", (T, Y, X), "", "Map scale factor on mass grid, x direction"),
+    Field("MAPFAC_MY", (T, Y, X), "", "Map scale factor on mass grid, y direction"),
+    Field("MAPFAC_UX", (T, Y, XS), "", "Map scale factor on u-grid, x direction", "X"),
+    Field("MAPFAC_UY", (T, Y, XS), "", "Map scale factor on u-grid, y direction", "X"),
+    Field("MAPFAC_VX", (T, YS, X), "", "Map scale factor on v-grid, x direction", "Y"),
+    Field("MAPFAC_VY", (T, YS, X), "", "Map scale factor on v-grid, y direction", "Y"),
+    Field("F", (T, Y, X), "s-1", "Coriolis sine latitude term"),
+    Field("E", (T, Y, X), "s-1", "Coriolis cosine latitude term"),
     Field("XLAT_U", (T, Y, XS), "degree_north", "LATITUDE, SOUTH IS NEGATIVE", "X"),
     Field("XLONG_U", (T, Y, XS), "degree_east", "LONGITUDE, WEST IS NEGATIVE", "X"),
     Field("XLAT_V", (T, YS, X), "degree_north", "LATITUDE, SOUTH IS NEGATIVE", "Y"),
     Field("XLONG_V", (T, YS, X), "degree_east", "LONGITUDE, WEST IS NEGATIVE", "Y"),
 )
 
-_NO_COORDS = {"XLAT", "XLONG", "XLAT_U", "XLONG_U", "XLAT_V", "XLONG_V", "ZNU", "ZNW"}
+_NO_COORDS = {"XLAT", "XLONG", "XLAT_U", "XLONG_U", "XLAT_V", "XLONG_V"}
+# WRF's time step on this grid (its usual 6 s per km of DX): written as the DT global a wrfout carries;
+# this downscaler is diagnostic and takes no time steps of its own
+WRF_DT_S = 6.0 * domain.DX / 1000.0
 
 
 def _coordinates(f: Field) -> str:
@@ -83,7 +111,13 @@ def _memory_order(f: Field) -> str:
         return "XYZ"
     if len(spatial) == 2:
         return "XY "
-    return "Z  "
+    if len(spatial) == 1:
+        return "Z  "
+    return "0  "
+
+
+def _has_coordinates(f: Field) -> bool:
+    return f.name not in _NO_COORDS and (X in f.dims or XS in f.dims)
 
 
 def global_attributes(start: dt.datetime) -> dict[str, object]:
@@ -96,10 +130,14 @@ def global_attributes(start: dt.datetime) -> dict[str, object]:
         "SIMULATION_START_DATE": stamp,
         "WEST-EAST_GRID_DIMENSION": i4(domain.NCOLS + 1),
         "SOUTH-NORTH_GRID_DIMENSION": i4(domain.NROWS + 1),
-        "BOTTOM-TOP_GRID_DIMENSION": i4(domain.NLAYS + 1),
+        "BOTTOM-TOP_GRID_DIMENSION": i4(len(domain.WRF_ETA_LEVELS)),
         "DX": f4(domain.DX),
         "DY": f4(domain.DY),
+        "DYN_OPT": i4(2),
+        "HYBRID_OPT": i4(0),
+        "USE_THETA_M": i4(0),
         "GRIDTYPE": "C",
+        "DT": f4(WRF_DT_S),
         "HYPSOMETRIC_OPT": i4(2),
         "CEN_LAT": f4(domain.CEN_LAT),
         "CEN_LON": f4(domain.CEN_LON),
@@ -135,10 +173,10 @@ def write_wrfout(
         ds.createDimension("DateStrLen", 19)
         ds.createDimension(X, domain.NCOLS)
         ds.createDimension(Y, domain.NROWS)
-        ds.createDimension(Z, domain.NLAYS)
+        ds.createDimension(Z, len(domain.WRF_ETA_LEVELS) - 1)
         ds.createDimension(XS, domain.NCOLS + 1)
         ds.createDimension(YS, domain.NROWS + 1)
-        ds.createDimension(ZS, domain.NLAYS + 1)
+        ds.createDimension(ZS, len(domain.WRF_ETA_LEVELS))
         for key, value in global_attributes(start).items():
             ds.setncattr(key, value)
         tv = ds.createVariable("Times", "S1", (T, "DateStrLen"))
@@ -163,7 +201,7 @@ def write_wrfout(
             var.setncattr("description", f.description)
             var.setncattr("units", f.units)
             var.setncattr("stagger", f.stagger)
-            if f.name not in _NO_COORDS:
+            if _has_coordinates(f):
                 var.setncattr("coordinates", _coordinates(f))
             var[:] = arr
         ds.close()

@@ -1,6 +1,7 @@
 """The reference domain: Lambert conformal grid, vertical layers, time conventions.
 
-A 48 x 48 grid of 4 km cells centred on (40 N, 105 W), 8 layers of fixed height above ground.
+A 48 x 48 grid of 4 km cells centred on (40 N, 105 W); WRF's 33 eta levels to 5000 Pa and the 8 chemistry
+layers collapsed from them.
 The projection is the WRF / Models-3 spherical Lambert conformal conic (R = 6,370,000 m), written
 here from the textbook formulas (Snyder 1987, "Map Projections - A Working Manual", eqs. 15-1..15-11
 on a sphere) so that component images need numpy only (no pyproj).
@@ -32,11 +33,33 @@ XORIG = -NCOLS / 2 * DX  # SW corner of the SW cell in projection metres (origin
 YORIG = -NROWS / 2 * DY
 GDNAM = "AQREF_4KM"
 
-# --- vertical layers (height above ground, VGTYP = 6 VGHVAL3) -----------------------------
-NLAYS = 8
-LAYER_INTERFACES_M = (0.0, 40.0, 100.0, 200.0, 400.0, 700.0, 1100.0, 1600.0, 2300.0)
-VGTYP = 6
-VGTOP = 2300.0
+# --- vertical: WRF's eta levels and the chemistry layers collapsed from them ---------------
+# WRF's terrain-following hydrostatic-pressure coordinate: eta = (p - P_TOP) / (p_surface - P_TOP), 1 at the
+# ground, 0 at the model top. 33 full levels (WRF's classic e_vert = 33), written like a WRF namelist's
+# eta_levels: the eta of WRF_NOMINAL_HEIGHTS_M above ground in the US Standard Atmosphere 1976 over the
+# domain's mean terrain (2000 m), rounded to 4 decimals; the top, 5000 Pa, is about 20.6 km above sea level.
+P_TOP_PA = 5000.0
+WRF_NOMINAL_HEIGHTS_M = (
+    0.0, 40.0, 100.0, 150.0, 200.0, 300.0, 400.0, 550.0, 700.0, 900.0, 1100.0, 1350.0, 1600.0, 1950.0,
+    2300.0, 2700.0, 3200.0, 3800.0, 4500.0, 5300.0, 6100.0, 6900.0, 7700.0, 8500.0, 9300.0, 10100.0,
+    10900.0, 11800.0, 12800.0, 14000.0, 15300.0, 16800.0,
+)  # fmt: skip
+WRF_ETA_LEVELS = (
+    1.0, 0.9947, 0.9868, 0.9803, 0.9738, 0.9608, 0.9481, 0.9291, 0.9105, 0.886, 0.8621, 0.8329, 0.8044,
+    0.7657, 0.7285, 0.6876, 0.6389, 0.5838, 0.524, 0.4612, 0.4039, 0.3517, 0.3044, 0.2614, 0.2226, 0.1883,
+    0.158, 0.1282, 0.0997, 0.071, 0.0454, 0.0217, 0.0,
+)  # fmt: skip
+# The chemistry layers (cmaq, the emissions): WRF's lowest 14 layers collapsed into 8, as MCIP does, by
+# taking a subset of WRF's full levels as the layer interfaces. VGTYP 7 (VGWRFEM), VGTOP = P_TOP and
+# VGLVLS = the interfaces' eta values: the header MCIP writes for WRF-driven CMAQ layers.
+CTM_LEVEL_INDICES = (0, 1, 2, 4, 6, 8, 10, 12, 14)
+NLAYS = len(CTM_LEVEL_INDICES) - 1
+ETA_INTERFACES = tuple(WRF_ETA_LEVELS[i] for i in CTM_LEVEL_INDICES)
+# nominal heights above ground of the chemistry layer interfaces (the actual heights vary by column and
+# hour with temperature and terrain, by up to ~10 %; cmaq reads them from the wrfout)
+LAYER_INTERFACES_M = tuple(WRF_NOMINAL_HEIGHTS_M[i] for i in CTM_LEVEL_INDICES)
+VGTYP = 7  # VGWRFEM (I/O API PARMS3)
+VGTOP = P_TOP_PA
 
 # --- time ------------------------------------------------------------------------------------
 LOCAL_UTC_OFFSET_H = -7  # Mountain Standard Time; dates are UTC days
@@ -44,19 +67,24 @@ HOURS_PER_DAY = 24
 
 
 def layer_interfaces() -> np.ndarray:
-    """Layer interface heights above ground (m), shape (NLAYS + 1,)."""
+    """Nominal layer interface heights above ground (m), shape (NLAYS + 1,)."""
     return np.array(LAYER_INTERFACES_M, dtype=np.float64)
 
 
 def layer_midpoints() -> np.ndarray:
-    """Layer mid-heights above ground (m), shape (NLAYS,)."""
+    """Nominal layer mid-heights above ground (m), shape (NLAYS,)."""
     zf = layer_interfaces()
     return 0.5 * (zf[:-1] + zf[1:])
 
 
 def layer_thickness() -> np.ndarray:
-    """Layer thicknesses (m), shape (NLAYS,)."""
+    """Nominal layer thicknesses (m), shape (NLAYS,)."""
     return np.diff(layer_interfaces())
+
+
+def eta_interfaces() -> np.ndarray:
+    """Eta of the chemistry layer interfaces (VGLVLS), shape (NLAYS + 1,), 1 at the ground."""
+    return np.array(ETA_INTERFACES, dtype=np.float64)
 
 
 def cone_factor() -> float:

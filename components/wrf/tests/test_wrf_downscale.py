@@ -16,8 +16,8 @@ DAY = dt.date(2024, 7, 15)
 
 
 @pytest.fixture(scope="module")
-def day() -> downscale.DayResult:
-    return downscale.downscale_day(downscale.read_coarse(COARSE), DAY, log=lambda _line: None)
+def day(day_result: downscale.DayResult) -> downscale.DayResult:
+    return day_result
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +27,11 @@ def coarse() -> downscale.Coarse:
 
 def test_24_hourly_steps(day: downscale.DayResult) -> None:
     assert day.times == [dt.datetime(2024, 7, 15, h) for h in range(24)]
+    nz = len(domain.WRF_ETA_LEVELS) - 1
     assert day.data["T2"].shape == (24, 48, 48)
-    assert day.data["U"].shape == (24, 8, 48, 49)
-    assert day.data["V"].shape == (24, 8, 49, 48)
-    assert day.data["W"].shape == (24, 9, 48, 48)
+    assert day.data["U"].shape == (24, nz, 48, 49)
+    assert day.data["V"].shape == (24, nz, 49, 48)
+    assert day.data["W"].shape == (24, nz + 1, 48, 48)
 
 
 def test_wind_adjustment_reduces_divergence_100_fold_every_hour(day: downscale.DayResult) -> None:
@@ -84,7 +85,7 @@ def test_encroachment_formula() -> None:
 def test_winds_physical(day: downscale.DayResult) -> None:
     speed10 = np.hypot(day.data["U10"], day.data["V10"])
     assert speed10.max() < 20.0
-    # log-law: 10 m wind is weaker than the lowest-layer (20 m) wind
+    # log-law: 10 m wind is weaker than the lowest-level (about 20 m) wind
     uc = 0.5 * (day.data["U"][:, 0, :, 1:] + day.data["U"][:, 0, :, :-1])
     vc = 0.5 * (day.data["V"][:, 0, 1:, :] + day.data["V"][:, 0, :-1, :])
     assert np.all(speed10 <= np.hypot(uc, vc) + 1e-6)
@@ -103,6 +104,43 @@ def test_humidity_and_pressure_physical(day: downscale.DayResult) -> None:
     assert psfc[0][h > 3500].mean() < psfc[0][h < 1500].mean() - 15_000.0
     p = day.data["P"] + day.data["PB"]
     assert np.all(np.diff(p, axis=1) < 0)  # pressure falls with height
+    assert p[:, -1].max() < 6000.0  # to the 5000 Pa model top
+
+
+def test_the_upper_air_is_a_summer_troposphere_under_a_stratosphere(day: downscale.DayResult) -> None:
+    p = (day.data["P"] + day.data["PB"]).astype(np.float64)
+    temp = (day.data["T"] + 300.0) * (p / 1.0e5) ** (287.0 / 1004.5)
+    z = (day.data["PH"] + day.data["PHB"]) / 9.81
+    zm = 0.5 * (z[:, 1:] + z[:, :-1])
+    # 500 hPa (about 5.9 km): near -5 C over Denver in July
+    k500 = np.argmin(np.abs(p[:, :, 24, 24] - 50_000.0), axis=1)
+    t500 = temp[np.arange(24), k500, 24, 24]
+    assert np.all((t500 > 258.0) & (t500 < 275.0))
+    # the coldest level is the tropopause, 13-17 km up at 205-220 K; it warms above
+    coldest = np.argmin(temp[:, :, 24, 24], axis=1)
+    assert np.all(
+        (zm[np.arange(24), coldest, 24, 24] > 13_000.0) & (zm[np.arange(24), coldest, 24, 24] < 17_000.0)
+    )
+    assert 205.0 < temp[:, :, 24, 24].min() < 220.0
+    assert np.all(temp[:, -1, 24, 24] > temp[np.arange(24), coldest, 24, 24])
+
+
+def test_a_coarse_file_too_shallow_for_the_column_is_a_clear_error(tmp_path: Path) -> None:
+    shallow = tmp_path / "coarse.nc"
+    with netCDF4.Dataset(COARSE) as src, netCDF4.Dataset(shallow, "w", format="NETCDF3_CLASSIC") as dst:
+        keep = np.flatnonzero(src.variables["level"][:] <= 2500.0)
+        for name, dim in src.dimensions.items():
+            dst.createDimension(name, len(keep) if name == "level" else len(dim))
+        for name, var in src.variables.items():
+            out = dst.createVariable(name, var.dtype, var.dimensions)
+            out.setncatts({k: var.getncattr(k) for k in var.ncattrs()})
+            data = var[:]
+            if "level" in var.dimensions:
+                data = np.take(data, keep, axis=var.dimensions.index("level"))
+            out[:] = data
+    rc = downscale.main(["--date", "2024-07-15", "--coarse", str(shallow), "--out", str(tmp_path / "o.nc")])
+    assert rc == 3
+    assert not (tmp_path / "o.nc").exists()
 
 
 def test_missing_coarse_variable_is_a_clear_error(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Grid, projection, synthetic surface and inventories of the reference domain."""
 
 import datetime as dt
+import math
 
 import numpy as np
 import pytest
@@ -55,10 +56,33 @@ def test_wind_rotation_matches_science_md_check_value() -> None:
     assert float(ve) == pytest.approx(0.05502, abs=2e-5)
 
 
-def test_layers() -> None:
+def _us76_pressure(z: float) -> float:
+    """US Standard Atmosphere 1976 pressure (Pa) to 32 km (troposphere, tropopause, lower stratosphere)."""
+    if z <= 11_000.0:
+        return 101_325.0 * (1.0 - 0.0065 * z / 288.15) ** 5.25588
+    if z <= 20_000.0:
+        return 22_632.06 * math.exp(-0.000157688 * (z - 11_000.0))
+    return 5_474.889 * (216.65 / (216.65 + 0.001 * (z - 20_000.0))) ** 34.1632
+
+
+def test_wrf_eta_levels_are_the_nominal_heights_in_the_standard_atmosphere() -> None:
+    eta = np.array(domain.WRF_ETA_LEVELS)
+    assert len(eta) == 33 and eta[0] == 1.0 and eta[-1] == 0.0 and np.all(np.diff(eta) < 0)
+    assert domain.P_TOP_PA == 5000.0
+    ps = _us76_pressure(2000.0)  # the domain's mean terrain
+    for z, e in zip(domain.WRF_NOMINAL_HEIGHTS_M, eta, strict=False):
+        assert (_us76_pressure(2000.0 + z) - 5000.0) / (ps - 5000.0) == pytest.approx(e, abs=6e-5)
+
+
+def test_chemistry_layers_are_a_subset_of_wrf_levels() -> None:
     zf = domain.layer_interfaces()
-    assert len(zf) == domain.NLAYS + 1 and zf[-1] == domain.VGTOP
+    assert len(zf) == domain.NLAYS + 1 == 9
+    assert tuple(zf) == (0.0, 40.0, 100.0, 200.0, 400.0, 700.0, 1100.0, 1600.0, 2300.0)
     assert np.all(domain.layer_thickness() > 0)
+    eta = domain.eta_interfaces()
+    assert eta[0] == 1.0 and np.all(np.diff(eta) < 0)
+    assert set(domain.ETA_INTERFACES) <= set(domain.WRF_ETA_LEVELS)
+    assert (domain.VGTYP, domain.VGTOP) == (7, 5000.0)  # VGWRFEM, WRF's P_TOP
 
 
 def test_terrain_has_a_ridge_and_a_valley() -> None:
