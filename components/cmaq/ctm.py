@@ -62,8 +62,24 @@ DEPOSITION_M_S = {
 }
 SWDOWN_FULL_STOMATA = 500.0  # W/m2
 
-CONC_FILEDESC = "cmaq (AQcast reference): hourly instantaneous concentrations, GRS mechanism"
-CGRID_FILEDESC = "cmaq (AQcast reference): restart state (CGRID) at 00:00 UTC of the next day"
+_LAYERS_DESC = (
+    "Layers: WRF eta levels collapsed onto 8 layers as MCIP does\n"
+    "(VGTYP 7 VGWRFEM, VGTOP = WRF P_TOP, VGLVLS = eta of the layer interfaces)"
+)
+CONC_FILEDESC = "\n".join(
+    [
+        "cmaq (AQcast reference): hourly instantaneous concentrations, GRS mechanism",
+        "O3, NO, NO2, ROC (ppmC), RP, SGN, SNGN in ppmV; step 0 is the initial state",
+        _LAYERS_DESC,
+    ]
+)
+CGRID_FILEDESC = "\n".join(
+    [
+        "cmaq (AQcast reference): restart state (CGRID) at the end of the run",
+        "O3, NO, NO2, ROC (ppmC), RP, SGN, SNGN in ppmV: the next day's --restart",
+        _LAYERS_DESC,
+    ]
+)
 
 
 class CmaqInputError(Exception):
@@ -114,8 +130,6 @@ def run_day(
     conc = np.array(initial, dtype=np.float64)
     ns, nz, ny, nx = conc.shape
     area = met.dx * met.dy
-    z_mid = 0.5 * (met.z_interfaces[1:] + met.z_interfaces[:-1])
-    dz_centres = np.diff(z_mid)[:, None, None]
     hourly = np.empty((hours, ns, nz, ny, nx), dtype=np.float32)
     stats = RunStats()
     for h in range(hours):
@@ -123,6 +137,7 @@ def run_day(
         hm = hour_met(met, h, periodic=periodic)
         n = max(1, math.ceil(3600.0 / min(max_stable_step(hm.m, hm.fx, hm.fy, hm.fz), DT_MAX_S) - 1.0e-9))
         dt_s = 3600.0 / n
+        dz_centres = np.diff(0.5 * (hm.z[1:] + hm.z[:-1]), axis=0)
         rho_int = 0.5 * (hm.rho[1:] + hm.rho[:-1])
         exch = dt_s * area * rho_int * hm.kz / dz_centres
         if deposition:
@@ -229,9 +244,16 @@ def _variables() -> list[ioapi.Variable]:
     return [ioapi.Variable(s, grs.UNITS[s], grs.DESCRIPTIONS[s]) for s in SPECIES]
 
 
-def write_outputs(outdir: Path, start: dt.datetime, hourly: np.ndarray, final: np.ndarray) -> None:
-    """CONC.nc (hourly, 00..23 UTC) and CGRID.nc (one step at 24:00 UTC); each appears atomically."""
-    common = {"upnam": "cmaq", "exec_id": "cmaq-aqcast", "vglvls": list(domain.LAYER_INTERFACES_M)}
+def write_outputs(
+    outdir: Path, start: dt.datetime, hourly: np.ndarray, final: np.ndarray, history: str = ""
+) -> None:
+    """CONC.nc (hourly from ``start``) and CGRID.nc (one step at the run's end); each appears atomically."""
+    common = {
+        "upnam": "cmaq",
+        "exec_id": "cmaq-aqcast",
+        "vglvls": list(domain.ETA_INTERFACES),
+        "history": history,
+    }
     variables = _variables()
     with ioapi.create_gridded(
         outdir / "CONC.nc",
@@ -248,7 +270,7 @@ def write_outputs(outdir: Path, start: dt.datetime, hourly: np.ndarray, final: n
     with ioapi.create_gridded(
         outdir / "CGRID.nc",
         variables,
-        start=start + dt.timedelta(days=1),
+        start=start + dt.timedelta(hours=hourly.shape[0]),
         nsteps=1,
         nlays=domain.NLAYS,
         tstep=10000,
@@ -267,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--restart", type=Path, default=None, help="CGRID.nc of the previous day (optional)")
     parser.add_argument("--outdir", required=True, type=Path)
     parser.add_argument("--o3-background", type=float, default=BACKGROUND_PPM["O3"], help="ppm")
+    parser.add_argument(
+        "--hours", type=int, default=24, help="hours to integrate from 00 UTC (24: the whole day)"
+    )
     args = parser.parse_args(argv)
     try:
         try:
@@ -275,11 +300,13 @@ def main(argv: list[str] | None = None) -> int:
             raise CmaqInputError(f"--date {args.date!r} is not a date YYYY-MM-DD") from exc
         if not 0.0 <= args.o3_background <= 0.2:
             raise CmaqInputError(f"--o3-background {args.o3_background} must be within 0..0.2 ppm")
+        if not 1 <= args.hours <= 24:
+            raise CmaqInputError(f"--hours {args.hours} must be within 1..24")
         if not args.outdir.is_dir():
             raise CmaqInputError(f"{args.outdir}: the output directory does not exist")
         start = dt.datetime(day.year, day.month, day.day)
         t0 = time.perf_counter()
-        met = read_wrfout(args.wrfout, day, domain.layer_interfaces(), aqsurface.roughness_length())
+        met = read_wrfout(args.wrfout, day, domain.eta_interfaces(), aqsurface.roughness_length())
         if met.temp.shape[2:] != (domain.NROWS, domain.NCOLS):
             raise CmaqInputError(
                 f"{args.wrfout}: grid {met.temp.shape[2:]} is not the reference 48 x 48 grid"
@@ -288,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         bnd = background(domain.NLAYS, args.o3_background)
         if args.restart is not None and args.restart.exists():
             initial = read_restart(args.restart, day)
-            origin = f"restart {args.restart}"
+            origin = f"restart {args.restart.name}"
         else:
             initial = np.broadcast_to(
                 bnd[:, :, None, None], (len(SPECIES), domain.NLAYS, domain.NROWS, domain.NCOLS)
@@ -298,10 +325,14 @@ def main(argv: list[str] | None = None) -> int:
 
         def report(h: int, st: RunStats) -> None:
             if h % 6 == 5:
-                print(f"cmaq: hour {h + 1:2d}/24 done, {st.steps} steps", flush=True)
+                print(f"cmaq: hour {h + 1:2d}/{args.hours} done, {st.steps} steps", flush=True)
 
-        hourly, final, stats = run_day(met, start, initial, bnd, emissions, progress=report)
-        write_outputs(args.outdir, start, hourly, final)
+        hourly, final, stats = run_day(met, start, initial, bnd, emissions, hours=args.hours, progress=report)
+        history = (
+            f"cmaq 1.0.0 --date {day} --hours {args.hours} --o3-background {args.o3_background}\n"
+            f"meteorology {args.wrfout.name}, emissions {args.emissions.name}, initial state: {origin}"
+        )
+        write_outputs(args.outdir, start, hourly, final, history)
         o3 = hourly[:, SPECIES.index("O3"), 0]
         print(
             f"cmaq: wrote CONC.nc and CGRID.nc; {stats.steps} steps "

@@ -1,9 +1,15 @@
 """Meteorology for the chemical transport model: read a wrfout file and derive hourly transport fields.
 
 From the wrfout convention: U/V (staggered, grid-relative), T (potential temperature - 300 K), P + PB
-(pressure), PH + PHB (geopotential, only when WRF's levels differ from the model layers), PBLH, U10/V10,
-T2, PSFC, SWDOWN, XLAT/XLONG, and UST/HFX when present. Each model hour [h, h + 1) uses the mean of the
-wrfout steps h and h + 1 (step h alone for the last hour when the file holds 24 steps).
+(pressure), PH + PHB (geopotential), ZNW (eta of WRF's full levels), PBLH, U10/V10, T2, PSFC, SWDOWN,
+XLAT/XLONG, and UST/HFX when present. Each model hour [h, h + 1) uses the mean of the wrfout steps h and
+h + 1 (step h alone for the last hour when the file holds 24 steps).
+
+Layer collapsing, as MCIP does it for CMAQ: the model's layer interfaces are a subset of WRF's full eta
+levels (aqdomain.domain.ETA_INTERFACES, each found in the file's ZNW). Each model layer takes the
+mass-weighted (d eta-weighted) mean of the WRF layers it spans for theta, pressure and the winds; its
+interface heights are WRF's (PH + PHB) / g at those levels, so the layers follow the terrain and the
+hour's temperature column by column.
 
 Derived: air molar density p / (R T); face mass fluxes rho u dy dz (mol/s); the vertical mass flux from
 continuity; friction velocity u* (UST, else kappa |U10| / ln(10 m / z0)); convective velocity
@@ -14,6 +20,7 @@ proxy, documented in the README); the K profile of :func:`ctm_transport.eddy_dif
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +43,11 @@ class MetInputError(Exception):
 
 @dataclass
 class MetDay:
-    """Hourly meteorology of one UTC day on the model grid (nt = 24 or 25 steps from 00:00)."""
+    """Hourly meteorology of one UTC day on the model grid (nt = 24 or 25 steps from 00:00).
+
+    ``z_interfaces`` holds the layer interface heights above ground, (nt, nz + 1, ny, nx) as read from a
+    wrfout, or (nz + 1,) for layers of fixed height (the transport tests).
+    """
 
     u: np.ndarray  # (nt, nz, ny, nx + 1) m/s, grid-relative, x faces
     v: np.ndarray  # (nt, nz, ny + 1, nx) m/s, y faces
@@ -48,7 +59,7 @@ class MetDay:
     swdown: np.ndarray  # (nt, ny, nx) W/m2
     lat: np.ndarray  # (ny, nx) degrees
     lon: np.ndarray  # (ny, nx) degrees
-    z_interfaces: np.ndarray  # (nz + 1,) m above ground
+    z_interfaces: np.ndarray  # (nt, nz + 1, ny, nx) or (nz + 1,), m above ground
     dx: float
     dy: float
 
@@ -65,6 +76,7 @@ class HourMet:
     temp: np.ndarray  # K (nz, ny, nx)
     kz: np.ndarray  # m2/s at internal interfaces (nz - 1, ny, nx)
     swdown: np.ndarray  # W/m2 (ny, nx)
+    z: np.ndarray  # layer interface heights above ground (nz + 1, ny, nx), or (nz + 1, 1, 1) if fixed
 
 
 def _face_average(a: np.ndarray, axis: int) -> np.ndarray:
@@ -89,7 +101,10 @@ def hour_met(met: MetDay, hour: int, *, periodic: bool = False) -> HourMet:
     u = mean(met.u)
     v = mean(met.v)
     rho = pres / (R_GAS * temp)
-    dz = np.diff(met.z_interfaces)[:, None, None]
+    zf = met.z_interfaces
+    zf = zf[:, None, None] if zf.ndim == 1 else mean(zf)
+    dz = np.diff(zf, axis=0)
+    dz_x, dz_y = _face_values(dz, 2, periodic), _face_values(dz, 1, periodic)
     if periodic:
         # one density per layer keeps the wrapped faces consistent on the periodic test domain
         rx = np.concatenate(
@@ -103,19 +118,30 @@ def hour_met(met: MetDay, hour: int, *, periodic: bool = False) -> HourMet:
     else:
         rx = _face_average(rho, 2)
         ry = _face_average(rho, 1)
-    fx = rx * u * met.dy * dz
-    fy = ry * v * met.dx * dz
+    fx = rx * u * met.dy * dz_x
+    fy = ry * v * met.dx * dz_y
     fz = continuity_vertical_flux(fx, fy)
     m = rho * met.dx * met.dy * dz
-    kz = eddy_diffusivity(met.z_interfaces, mean(met.pblh), mean(met.ustar), mean(met.wstar))
-    return HourMet(m=m, rho=rho, fx=fx, fy=fy, fz=fz, temp=temp, kz=kz, swdown=mean(met.swdown))
+    kz = eddy_diffusivity(zf, mean(met.pblh), mean(met.ustar), mean(met.wstar))
+    return HourMet(m=m, rho=rho, fx=fx, fy=fy, fz=fz, temp=temp, kz=kz, swdown=mean(met.swdown), z=zf)
+
+
+def _face_values(a: np.ndarray, axis: int, periodic: bool) -> np.ndarray:
+    """``a`` at the n + 1 faces along ``axis`` (unchanged when it does not vary along it)."""
+    if a.shape[axis] == 1:
+        return a
+    if not periodic:
+        return _face_average(a, axis)
+    n = a.shape[axis]
+    wrapped = 0.5 * (np.take(a, [-1, *range(n - 1)], axis=axis) + a)  # face k between cells k - 1 and k
+    return np.concatenate([wrapped, np.take(wrapped, [0], axis=axis)], axis=axis)
 
 
 def _var(ds: netCDF4.Dataset, name: str, path: Path) -> np.ndarray:
     if name not in ds.variables:
         raise MetInputError(
             f"{path}: variable {name} is missing; cmaq needs a wrfout-convention file with "
-            "U, V, T, P, PB, PBLH, U10, V10, T2, PSFC, SWDOWN, XLAT, XLONG, Times"
+            "U, V, T, P, PB, PH, PHB, ZNW, PBLH, U10, V10, T2, PSFC, SWDOWN, XLAT, XLONG, Times"
         )
     return np.asarray(ds.variables[name][:], dtype=np.float64)
 
@@ -136,8 +162,35 @@ def _times(ds: netCDF4.Dataset, path: Path) -> list[dt.datetime]:
     return out
 
 
-def read_wrfout(path: Path, day: dt.date, z_interfaces: np.ndarray, roughness: np.ndarray | float) -> MetDay:
-    """Read one UTC day (24 or 25 hourly steps starting at 00:00) of wrfout meteorology."""
+def collapse_matrix(znw: np.ndarray, eta_interfaces: np.ndarray, path: Path) -> tuple[list[int], np.ndarray]:
+    """WRF full-level indices of the model's interfaces and the (nz, nz_wrf) d eta weights of each layer."""
+    levels: list[int] = []
+    for eta in eta_interfaces:
+        hits = np.flatnonzero(np.abs(znw - eta) < 5.0e-5)
+        if hits.size != 1:
+            raise MetInputError(
+                f"{path}: ZNW has no full level at eta = {eta:.4f}; cmaq's layers collapse WRF's levels "
+                f"(interfaces {[float(e) for e in eta_interfaces]}), so each must be one of WRF's eta_levels"
+            )
+        levels.append(int(hits[0]))
+    if levels[0] != 0 or any(b <= a for a, b in itertools.pairwise(levels)):
+        raise MetInputError(f"{path}: the model interfaces must start at the ground and rise ({levels})")
+    thickness = -np.diff(znw)
+    weights = np.zeros((len(levels) - 1, len(thickness)))
+    for layer, (lo, hi) in enumerate(itertools.pairwise(levels)):
+        weights[layer, lo:hi] = thickness[lo:hi] / thickness[lo:hi].sum()
+    return levels, weights
+
+
+def _collapse(a: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(nt, nz_wrf, ...) -> (nt, nz, ...): each model layer the weighted mean of its WRF layers."""
+    return np.einsum("lk,tk...->tl...", weights, a)
+
+
+def read_wrfout(
+    path: Path, day: dt.date, eta_interfaces: np.ndarray, roughness: np.ndarray | float
+) -> MetDay:
+    """One UTC day (24 or 25 hourly steps from 00:00) of wrfout meteorology on the model layers."""
     if not path.is_file():
         raise MetInputError(f"{path}: the wrfout file does not exist; pass the wrf output with --wrfout")
     try:
@@ -159,10 +212,13 @@ def read_wrfout(path: Path, day: dt.date, z_interfaces: np.ndarray, roughness: n
                 f"{path}: needs 24 hourly steps from {start:%Y-%m-%d_%H:%M:%S}, found {len(times)}"
             )
         sel = slice(i0, i0 + nt)
-        u = _var(ds, "U", path)[sel]
-        v = _var(ds, "V", path)[sel]
-        theta = _var(ds, "T", path)[sel] + 300.0
-        pres = _var(ds, "P", path)[sel] + _var(ds, "PB", path)[sel]
+        levels, weights = collapse_matrix(_var(ds, "ZNW", path)[i0], np.asarray(eta_interfaces), path)
+        u = _collapse(_var(ds, "U", path)[sel], weights)
+        v = _collapse(_var(ds, "V", path)[sel], weights)
+        theta = _collapse(_var(ds, "T", path)[sel] + 300.0, weights)
+        pres = _collapse(_var(ds, "P", path)[sel] + _var(ds, "PB", path)[sel], weights)
+        zf = (_var(ds, "PH", path)[sel] + _var(ds, "PHB", path)[sel]) / GRAVITY
+        z_interfaces = zf[:, levels] - zf[:, :1]
         pblh = _var(ds, "PBLH", path)[sel]
         u10 = _var(ds, "U10", path)[sel]
         v10 = _var(ds, "V10", path)[sel]
@@ -173,17 +229,6 @@ def read_wrfout(path: Path, day: dt.date, z_interfaces: np.ndarray, roughness: n
         lon = _var(ds, "XLONG", path)[i0]
         ust = _var(ds, "UST", path)[sel] if "UST" in ds.variables else None
         hfx = _var(ds, "HFX", path)[sel] if "HFX" in ds.variables else None
-        nz_wrf = theta.shape[1]
-        nz = len(z_interfaces) - 1
-        if nz_wrf != nz:
-            zf = (_var(ds, "PH", path)[sel] + _var(ds, "PHB", path)[sel]) / GRAVITY
-            z_mid_wrf = 0.5 * (zf[:, 1:] + zf[:, :-1]) - zf[:, :1]
-            z_mid = 0.5 * (z_interfaces[1:] + z_interfaces[:-1])
-            theta, pres = (_to_layers(a, z_mid_wrf, z_mid) for a in (theta, pres))
-            zu = _face_average(z_mid_wrf, 3)
-            zv = _face_average(z_mid_wrf, 2)
-            u = _to_layers(u, zu, z_mid)
-            v = _to_layers(v, zv, z_mid)
         dx = float(ds.getncattr("DX")) if "DX" in ds.ncattrs() else 4000.0
         dy = float(ds.getncattr("DY")) if "DY" in ds.ncattrs() else 4000.0
     temp = theta * (pres / P0) ** KAPPA_AIR
@@ -204,23 +249,7 @@ def read_wrfout(path: Path, day: dt.date, z_interfaces: np.ndarray, roughness: n
         swdown=np.maximum(swdown, 0.0),
         lat=lat,
         lon=lon,
-        z_interfaces=np.asarray(z_interfaces, dtype=np.float64),
+        z_interfaces=z_interfaces,
         dx=dx,
         dy=dy,
     )
-
-
-def _to_layers(a: np.ndarray, z_src: np.ndarray, z_dst: np.ndarray) -> np.ndarray:
-    """Linear interpolation in height, column by column (a, z_src: (nt, nz_src, ...); z_dst: (nz,))."""
-    nt, _, *horiz = a.shape
-    out = np.empty((nt, len(z_dst), *horiz))
-    zs = np.broadcast_to(z_src, a.shape)
-    for k, zk in enumerate(z_dst):
-        above = np.clip((zs < zk).sum(axis=1), 1, a.shape[1] - 1)
-        lo = np.take_along_axis(a, (above - 1)[:, None], axis=1)[:, 0]
-        hi = np.take_along_axis(a, above[:, None], axis=1)[:, 0]
-        zlo = np.take_along_axis(zs, (above - 1)[:, None], axis=1)[:, 0]
-        zhi = np.take_along_axis(zs, above[:, None], axis=1)[:, 0]
-        w = np.clip((zk - zlo) / np.where(zhi > zlo, zhi - zlo, 1.0), 0.0, 1.0)
-        out[:, k] = lo + w * (hi - lo)
-    return out

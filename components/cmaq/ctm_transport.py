@@ -139,10 +139,13 @@ def eddy_diffusivity(
 ) -> np.ndarray:
     """K (m2/s) at the internal interfaces, (nz - 1, ny, nx): K = kappa w_m z (1 - z/h)^2 inside the PBL.
 
+    ``z_interfaces``: heights above ground of the layer interfaces, (nz + 1,) or per column (nz + 1, ny, nx).
+
     w_m = (u*^3 + 0.28 w*^3)^(1/3) (Holtslag & Boville 1993: 7 eps kappa with eps = 0.1); K_min above
     the PBL and as a floor; capped at k_max.
     """
-    z = np.asarray(z_interfaces, dtype=np.float64)[1:-1, None, None]
+    z = np.asarray(z_interfaces, dtype=np.float64)
+    z = (z[:, None, None] if z.ndim == 1 else z)[1:-1]
     h = np.maximum(pblh, 1.0)[None]
     wm = np.cbrt(ustar**3 + 0.28 * wstar**3)[None]
     shape = np.where(z < h, z * (1.0 - z / h) ** 2, 0.0)

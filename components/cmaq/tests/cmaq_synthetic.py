@@ -15,7 +15,8 @@ from aqdomain import domain, ioapi, solar
 
 
 def write_wrfout(path: Path, day: dt.date, *, wind_speed: float = 5.0) -> None:
-    """A 25-step wrfout-convention file on the reference grid, 8 levels at the model layers."""
+    """A 25-step wrfout-convention file on the reference grid, 8 levels: the model layers themselves
+    (ZNW = the model's eta interfaces, so nothing is collapsed) at their nominal heights."""
     g = domain.grid()
     nz, ny, nx = domain.NLAYS, domain.NROWS, domain.NCOLS
     zf = domain.layer_interfaces()
@@ -75,6 +76,7 @@ def write_wrfout(path: Path, day: dt.date, *, wind_speed: float = 5.0) -> None:
         phb = np.broadcast_to((9.81 * (zf[:, None, None] + hgt))[None], (25, nz + 1, ny, nx))
         var("PH", ("Time", "bottom_top_stag", "south_north", "west_east"), np.zeros((25, nz + 1, ny, nx)))
         var("PHB", ("Time", "bottom_top_stag", "south_north", "west_east"), phb)
+        var("ZNW", ("Time", "bottom_top_stag"), np.broadcast_to(domain.eta_interfaces(), (25, nz + 1)))
         var("PBLH", d3, np.broadcast_to(pblh[:, None, None], (25, ny, nx)))
         var("SWDOWN", d3, swdown)
         var("T2", d3, np.broadcast_to(t_surf[:, None, None], (25, ny, nx)))
