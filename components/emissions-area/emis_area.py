@@ -86,8 +86,14 @@ def run(day: dt.date, wrfout: Path, out: Path) -> dict[str, NDArray[np.float64]]
         out,
         {v: emis[v.name] for v in VARIABLES},
         start=times[0],
-        filedesc="Area and mobile-source emissions: surrogate allocation, temporal profiles, speciation",
-        history=f"emissions-area {VERSION} for {day.isoformat()}",
+        filedesc="\n".join(
+            [
+                "Area and mobile sources: surrogate allocation, temporal profiles, speciation",
+                "NO, NO2 and ROC (moles of carbon) in moles/s per cell",
+                "Surface layer of the AQcast chemistry layers (VGWRFEM: eta of WRF full levels)",
+            ]
+        ),
+        history=f"emissions-area {VERSION} --date {day.isoformat()}, inventory aqdomain area_inventory.yaml",
         upnam="EMIS_AREA",
         exec_id=f"emissions-area {VERSION}",
     )

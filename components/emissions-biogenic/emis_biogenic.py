@@ -100,8 +100,14 @@ def run(day: dt.date, wrfout: Path, out: Path) -> Path:
         out,
         {VARIABLES[0]: iso, VARIABLES[1]: terp},
         start=met.times[0],
-        filedesc="Biogenic emissions: Guenther (1993) isoprene (light, temperature) and monoterpenes",
-        history=f"emissions-biogenic {VERSION} from {wrfout.name} for {day.isoformat()}",
+        filedesc="\n".join(
+            [
+                "Biogenic emissions: Guenther (1993) isoprene (light, temperature), monoterpenes",
+                "ISOP, TERP (C10H16) in moles/s per cell; MEGAN2.1 emission factors by land cover",
+                "Surface layer of the AQcast chemistry layers (VGWRFEM: eta of WRF full levels)",
+            ]
+        ),
+        history=f"emissions-biogenic {VERSION} --date {day.isoformat()}, meteorology {wrfout.name}",
         upnam="EMIS_BIOGENIC",
         exec_id=f"emissions-biogenic {VERSION}",
     )

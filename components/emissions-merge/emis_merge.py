@@ -54,6 +54,7 @@ GRID_ATTRIBUTES = {
     "XCELL": domain.DX,
     "YCELL": domain.DY,
     "VGTYP": domain.VGTYP,
+    "VGTOP": domain.VGTOP,
 }
 
 
@@ -86,17 +87,18 @@ def read_sector(name: str, path: Path, day: dt.date) -> Sector:
                     "every sector must be on the aqdomain grid"
                 )
         nlays = len(ds.dimensions["LAY"]) if "LAY" in ds.dimensions else 0
-        interfaces = domain.layer_interfaces()
+        interfaces = domain.eta_interfaces()
         vglvls = np.asarray(ds.getncattr("VGLVLS"), dtype=np.float64) if "VGLVLS" in ds.ncattrs() else None
         if (
             not 1 <= nlays <= domain.NLAYS
             or vglvls is None
-            or not np.allclose(vglvls, interfaces[: nlays + 1])
+            or vglvls.shape != (nlays + 1,)
+            or not np.allclose(vglvls, interfaces[: nlays + 1], rtol=0.0, atol=1e-6)
         ):
             raise InputFileError(
                 f"{path}: layers (LAY = {nlays}, VGLVLS = {None if vglvls is None else vglvls.tolist()}) "
                 "are not "
-                f"the first layers of the reference column {interfaces.tolist()}"
+                f"the first layers of the reference column (eta interfaces {interfaces.tolist()})"
             )
         try:
             times = ioapi.read_times(ds)
@@ -152,10 +154,16 @@ def run(day: dt.date, paths: Mapping[str, Path], out: Path) -> dict[str, dict[st
         out,
         {v: merged[v.name] for v in VARIABLES},
         start=domain.hours_of_day(day)[0],
-        vglvls=domain.LAYER_INTERFACES_M,
-        filedesc="Model-ready emissions: biogenic + point (layered) + area; ROC includes 5 ISOP + 10 TERP",
-        history=f"emissions-merge {VERSION} of {', '.join(p.name for p in paths.values())} "
-        f"for {day.isoformat()}",
+        filedesc="\n".join(
+            [
+                "Model-ready emissions: biogenic + point (layered) + area",
+                "NO, NO2 and ROC (moles of carbon) in moles/s per cell and layer",
+                "ROC includes 5 moles C per mole ISOP and 10 per mole TERP",
+                "The 8 AQcast chemistry layers (VGWRFEM: eta of WRF full levels)",
+            ]
+        ),
+        history=f"emissions-merge {VERSION} --date {day.isoformat()} of "
+        f"{', '.join(p.name for p in paths.values())}",
         upnam="EMIS_MERGE",
         exec_id=f"emissions-merge {VERSION}",
     )

@@ -116,8 +116,16 @@ def run(day: dt.date, wrfout: Path, out: Path) -> list[list[PlumeHour]]:
         out,
         {v: emis[v.name] for v in VARIABLES},
         start=met.times[0],
-        filedesc="Point-source emissions: Briggs/ISC3 plume rise, layer allocation by overlap",
-        history=f"emissions-point {VERSION} from {wrfout.name} for {day.isoformat()}",
+        filedesc="\n".join(
+            [
+                "Point-source emissions: Briggs/ISC3 plume rise, layer allocation by overlap",
+                "NO, NO2 and ROC (moles of carbon) in moles/s per cell and layer",
+                "The 8 AQcast chemistry layers (VGWRFEM: eta of WRF full levels), allocated by",
+                "the layers' nominal heights above ground",
+            ]
+        ),
+        history=f"emissions-point {VERSION} --date {day.isoformat()}, meteorology {wrfout.name}, "
+        "inventory aqdomain point_sources.csv",
         upnam="EMIS_POINT",
         exec_id=f"emissions-point {VERSION}",
     )

@@ -4,7 +4,9 @@ GRDDED3 files (FTYPE 1) as CMAQ, SMOKE and MCIP write them: dimensions TSTEP (un
 LAY, VAR, ROW, COL; ``int TFLAG(TSTEP, VAR, DATE-TIME)``; ``float NAME(TSTEP, LAY, ROW, COL)`` with
 16-character long_name/units and 80-character var_desc; the global attributes of the I/O API header
 (SDATE/STIME/TSTEP, GDTYP = 2 Lambert, P_ALP/P_BET/P_GAM/XCENT/YCENT, XORIG/YORIG/XCELL/YCELL, VGTYP/
-VGTOP/VGLVLS, VAR-LIST ...). Written with netCDF4 in NETCDF3_CLASSIC, like the I/O API library.
+VGTOP/VGLVLS, VAR-LIST, FILEDESC and HISTORY in 80-character lines ...). Written with netCDF4 in
+NETCDF3_CLASSIC, like the I/O API library. The vertical header is MCIP's for WRF-driven layers: VGTYP 7
+(VGWRFEM), VGTOP = WRF's P_TOP (Pa), VGLVLS = the eta values of the layer interfaces used.
 
 Reproducible: the creation/write stamps (CDATE/CTIME/WDATE/WTIME) are the file's start date and time,
 not the wall clock, so two runs give identical bytes. Files appear atomically: they are written under a
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,9 +35,29 @@ LAMGRD3 = 2
 IOAPI_VERSION = "aqdomain.ioapi: Models-3 I/O API 3.2 netCDF conventions"
 
 
+MXDESC3 = 60  # lines of FILEDESC (the I/O API's FDESC3D(MXDESC3) of CHARACTER*80)
+
+
 def pad(text: str, width: int) -> str:
     """Blank-pad (or cut) to a fixed width, as Fortran CHARACTER*width."""
     return text[:width].ljust(width)
+
+
+def description_lines(text: str) -> str:
+    """FILEDESC/HISTORY text as the I/O API stores it: lines of exactly 80 characters, concatenated.
+
+    Each line of ``text`` is word-wrapped at 80 characters and blank-padded (Fortran CHARACTER*80
+    FDESC3D(60)); at most 60 lines are kept. An empty text is one blank line.
+    """
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        lines += textwrap.wrap(paragraph, MXDLEN3, break_long_words=True) or [""]
+    return "".join(pad(line, MXDLEN3) for line in lines[:MXDESC3])
+
+
+def split_description(value: str) -> list[str]:
+    """The 80-character lines of a FILEDESC/HISTORY attribute, trailing blanks removed."""
+    return [value[i : i + MXDLEN3].rstrip() for i in range(0, len(value), MXDLEN3)]
 
 
 def julian_date(when: dt.date | dt.datetime) -> int:
@@ -99,7 +122,7 @@ def header_attributes(
 ) -> dict[str, object]:
     """The global attributes of a GRDDED3 file on the reference grid, in I/O API order and types."""
     if vglvls is None:
-        vglvls = domain.LAYER_INTERFACES_M[: nlays + 1]
+        vglvls = domain.ETA_INTERFACES[: nlays + 1]
     if len(vglvls) != nlays + 1:
         raise ValueError(f"VGLVLS needs NLAYS + 1 = {nlays + 1} values, got {len(vglvls)}")
     sdate, stime = julian_date(start), hhmmss(start)
@@ -136,8 +159,8 @@ def header_attributes(
         "GDNAM": pad(domain.GDNAM, NAMLEN3),
         "UPNAM": pad(upnam, NAMLEN3),
         "VAR-LIST": "".join(pad(n, NAMLEN3) for n in names),
-        "FILEDESC": pad(filedesc, MXDLEN3) if len(filedesc) <= MXDLEN3 else filedesc[: 60 * MXDLEN3],
-        "HISTORY": history,
+        "FILEDESC": description_lines(filedesc),
+        "HISTORY": description_lines(history),
     }
 
 

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import emis_area
@@ -27,7 +28,10 @@ def _read(path: Path) -> dict[str, np.ndarray]:
         return {name: np.asarray(ds.variables[name][:], dtype=np.float64) for name in emis_area.SPECIES}
 
 
-def test_file_is_an_ioapi_grdded3_file_with_one_layer(output: Path) -> None:
+def test_file_is_an_ioapi_grdded3_file_with_one_layer(
+    output: Path, ioapi_conventions: Callable[[Path, int], None]
+) -> None:
+    ioapi_conventions(output, 1)
     with netCDF4.Dataset(output) as ds:
         assert ds.getncattr("VAR-LIST") == "NO              NO2             ROC             "
         assert (ds.FTYPE, ds.NLAYS, ds.NROWS, ds.NCOLS) == (1, 1, 48, 48)

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import emis_biogenic
@@ -28,7 +29,10 @@ def _read(path: Path) -> dict[str, np.ndarray]:
         return {name: np.asarray(ds.variables[name][:]) for name in ("ISOP", "TERP", "TFLAG")}
 
 
-def test_file_is_an_ioapi_grdded3_file_with_one_layer(output: Path) -> None:
+def test_file_is_an_ioapi_grdded3_file_with_one_layer(
+    output: Path, ioapi_conventions: Callable[[Path, int], None]
+) -> None:
+    ioapi_conventions(output, 1)
     with netCDF4.Dataset(output) as ds:
         assert ds.getncattr("VAR-LIST") == "ISOP            TERP            "
         assert (ds.FTYPE, ds.NLAYS, ds.NROWS, ds.NCOLS, ds.GDTYP) == (1, 1, 48, 48, 2)

@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import emis_point
@@ -31,12 +32,14 @@ def _read(path: Path) -> dict[str, np.ndarray]:
         return {name: np.asarray(ds.variables[name][:], dtype=np.float64) for name in emis_point.SPECIES}
 
 
-def test_file_is_an_ioapi_grdded3_file_with_eight_layers(output: Path) -> None:
+def test_file_is_an_ioapi_grdded3_file_with_eight_layers(
+    output: Path, ioapi_conventions: Callable[[Path, int], None]
+) -> None:
     with netCDF4.Dataset(output) as ds:
         assert ds.getncattr("VAR-LIST") == "NO              NO2             ROC             "
-        assert (ds.FTYPE, ds.NLAYS, ds.NROWS, ds.NCOLS, ds.VGTYP) == (1, 8, 48, 48, 6)
-        assert list(ds.VGLVLS) == list(domain.LAYER_INTERFACES_M)
+        assert (ds.FTYPE, ds.NLAYS, ds.NROWS, ds.NCOLS) == (1, 8, 48, 48)
         assert ds.variables["NO"].shape == (24, 8, 48, 48)
+    ioapi_conventions(output, 8)
 
 
 def test_no_negative_emissions_and_only_at_stack_cells(output: Path) -> None:
