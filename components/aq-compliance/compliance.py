@@ -21,7 +21,7 @@ from pathlib import Path
 import mda8 as rules
 import netCDF4
 import numpy as np
-from aqdomain import domain, ioapi
+from aqdomain import domain, ioapi, surface
 
 GRID_ATTRS = ("GDTYP", "P_ALP", "P_BET", "P_GAM", "XCENT", "YCENT", "XORIG", "YORIG", "XCELL", "YCELL")
 FILL = -9999.0
@@ -38,6 +38,7 @@ class HourlyOzone:
     files: list[str]
     n_hours_read: int
     grid: dict[str, float]
+    model: str  # the files' EXEC_ID (the program that wrote them), e.g. cmaq-aqcast
 
 
 def read_directory(input_dir: Path, utc_offset_h: int) -> HourlyOzone:
@@ -53,6 +54,7 @@ def read_directory(input_dir: Path, utc_offset_h: int) -> HourlyOzone:
     file_days: set[dt.date] = set()
     grid: dict[str, float] | None = None
     shape: tuple[int, int] | None = None
+    models: list[str] = []
     for path in paths:
         try:
             ds = netCDF4.Dataset(path)
@@ -74,6 +76,7 @@ def read_directory(input_dir: Path, utc_offset_h: int) -> HourlyOzone:
             elif these != grid:
                 raise ComplianceInputError(f"{path}: its grid attributes differ from {paths[0].name}'s")
             times = ioapi.read_times(ds)
+            models.append(str(getattr(ds, "EXEC_ID", "")).strip() or "unknown model")
             o3 = ds.variables["O3"]
             if o3.ndim != 4:
                 raise ComplianceInputError(
@@ -109,7 +112,12 @@ def read_directory(input_dir: Path, utc_offset_h: int) -> HourlyOzone:
         if 0 <= idx < nhours:
             hourly[idx] = field
     return HourlyOzone(
-        days=days, hourly_lst=hourly, files=[p.name for p in paths], n_hours_read=len(fields), grid=grid
+        days=days,
+        hourly_lst=hourly,
+        files=[p.name for p in paths],
+        n_hours_read=len(fields),
+        grid=grid,
+        model=", ".join(sorted(set(models))),
     )
 
 
@@ -137,8 +145,10 @@ def _replace_atomically(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
 
 
-def write_netcdf(path: Path, oz: HourlyOzone, res: rules.Mda8Result, utc_offset_h: int) -> None:
-    ndays = len(oz.days)
+def write_netcdf(
+    path: Path, oz: HourlyOzone, res: rules.Mda8Result, utc_offset_h: int, days: list[dt.date]
+) -> None:
+    ndays = len(days)
     ny, nx = res.highest.shape
     tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
     try:
@@ -157,11 +167,16 @@ def write_netcdf(path: Path, oz: HourlyOzone, res: rules.Mda8Result, utc_offset_
                 "exceedance = valid day with MDA8 > 70 ppb; 4th-highest over valid days",
             )
             ds.setncattr("source_files", " ".join(oz.files))
+            ds.setncattr("model", oz.model)
+            ds.setncattr(
+                "lookahead_days",
+                " ".join(str(d) for d in oz.days if d not in days) or "none",
+            )
             for key, value in oz.grid.items():
                 ds.setncattr(key, np.int32(value) if key == "GDTYP" else np.float64(value))
             date = ds.createVariable("DATE", "i4", ("day",))
             date.setncattr("long_name", "local standard time day (YYYYMMDD)")
-            date[:] = [d.year * 10000 + d.month * 100 + d.day for d in oz.days]
+            date[:] = [d.year * 10000 + d.month * 100 + d.day for d in days]
 
             def field(name: str, dims: tuple[str, ...], data: np.ndarray, units: str, long_name: str) -> None:
                 var = ds.createVariable(name, "f4", dims, fill_value=np.float32(FILL))
@@ -202,8 +217,53 @@ def write_netcdf(path: Path, oz: HourlyOzone, res: rules.Mda8Result, utc_offset_
         tmp.unlink(missing_ok=True)
 
 
-def write_map(path: Path, oz: HourlyOzone, res: rules.Mda8Result) -> None:
-    """PNG map of the highest MDA8 (valid days), exceedance cells outlined in black."""
+# Places drawn on the map when they fall inside it (city centres; the reference domain's city and town
+# sit at Denver's and Boulder's coordinates)
+PLACES = (
+    ("Denver", 39.74, -104.99),
+    ("Boulder", 40.015, -105.27),
+    ("Fort Collins", 40.585, -105.084),
+    ("Greeley", 40.423, -104.709),
+)
+GRATICULE_DEG = 0.5
+TERRAIN_CONTOUR_M = 500.0
+
+
+def _graticule(ax: object, x_edges: np.ndarray, y_edges: np.ndarray) -> None:
+    """Latitude/longitude lines every 0.5 degree on the Lambert grid, labelled on the map's edges."""
+    x0, x1, y0, y1 = x_edges[0], x_edges[-1], y_edges[0], y_edges[-1]
+    corners_x, corners_y = np.meshgrid([x0, x1], [y0, y1])
+    lat_c, lon_c = domain.xy_to_ll(corners_x * 1000.0, corners_y * 1000.0)
+    lats = np.arange(np.floor(lat_c.min() / GRATICULE_DEG) * GRATICULE_DEG, lat_c.max() + 1.0, GRATICULE_DEG)
+    lons = np.arange(np.floor(lon_c.min() / GRATICULE_DEG) * GRATICULE_DEG, lon_c.max() + 1.0, GRATICULE_DEG)
+    dense_lon = np.linspace(lon_c.min() - 1.0, lon_c.max() + 1.0, 200)
+    dense_lat = np.linspace(lat_c.min() - 1.0, lat_c.max() + 1.0, 200)
+    style = {"color": "0.25", "linewidth": 0.6, "linestyle": ":", "zorder": 3}
+    for lat in lats:
+        x, y = domain.ll_to_xy(np.full_like(dense_lon, lat), dense_lon)
+        ax.plot(x / 1000.0, y / 1000.0, **style)  # type: ignore[attr-defined]
+        # label where the parallel meets the map's west edge
+        inside = (y / 1000.0 > y0) & (y / 1000.0 < y1) & (np.abs(x / 1000.0 - x0) < 3.0)
+        if inside.any():
+            ax.annotate(  # type: ignore[attr-defined]
+                f"{lat:.1f}°N", (x0, float(np.mean(y[inside])) / 1000.0), xytext=(-3, 0),
+                textcoords="offset points", ha="right", va="center", fontsize=7, annotation_clip=False,
+            )  # fmt: skip
+    for lon in lons:
+        x, y = domain.ll_to_xy(dense_lat, np.full_like(dense_lat, lon))
+        ax.plot(x / 1000.0, y / 1000.0, **style)  # type: ignore[attr-defined]
+        inside = (x / 1000.0 > x0) & (x / 1000.0 < x1) & (np.abs(y / 1000.0 - y0) < 3.0)
+        if inside.any():
+            ax.annotate(  # type: ignore[attr-defined]
+                f"{-lon:.1f}°W", (float(np.mean(x[inside])) / 1000.0, y0), xytext=(0, -3),
+                textcoords="offset points", ha="center", va="top", fontsize=7, annotation_clip=False,
+            )  # fmt: skip
+
+
+def write_map(path: Path, oz: HourlyOzone, res: rules.Mda8Result, days: list[dt.date]) -> None:
+    """PNG map of the highest MDA8 (valid days), exceedance cells outlined in black, with a latitude/
+    longitude graticule, the model terrain's contours and the cities of the domain (on the reference
+    projection), and a title naming the model, the days and the standard."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -214,13 +274,13 @@ def write_map(path: Path, oz: HourlyOzone, res: rules.Mda8Result) -> None:
     g = oz.grid
     x_edges = (g["XORIG"] + np.arange(nx + 1) * g["XCELL"]) / 1000.0
     y_edges = (g["YORIG"] + np.arange(ny + 1) * g["YCELL"]) / 1000.0
-    fig, ax = plt.subplots(figsize=(7.0, 6.0), dpi=100)
+    fig, ax = plt.subplots(figsize=(7.0, 6.4), dpi=100)
     data = np.ma.masked_invalid(res.highest)
     cmap = matplotlib.colormaps["YlOrRd"].with_extremes(bad="0.8")
     finite = res.highest[np.isfinite(res.highest)]
     vmax = max(90.0, float(finite.max()) if finite.size else 90.0)
     mesh = ax.pcolormesh(x_edges, y_edges, data, cmap=cmap, vmin=30.0, vmax=vmax, shading="flat")
-    fig.colorbar(mesh, ax=ax, label="highest MDA8 O3 (ppb)")
+    fig.colorbar(mesh, ax=ax, label="highest MDA8 O3 (ppb)", shrink=0.85)
     pad = np.pad(res.exceedance_days > 0, 1)  # False outside the domain
     segments = []
     vj, vi = np.nonzero(pad[1:-1, :-1] != pad[1:-1, 1:])  # edge at x_edges[vi] between cells vi-1 and vi
@@ -232,17 +292,45 @@ def write_map(path: Path, oz: HourlyOzone, res: rules.Mda8Result) -> None:
         [(x_edges[i], y_edges[j]), (x_edges[i + 1], y_edges[j])] for j, i in zip(hj, hi, strict=True)
     ]
     if segments:
-        ax.add_collection(LineCollection(segments, colors="black", linewidths=1.2))
-    first, last = oz.days[0], oz.days[-1]
+        ax.add_collection(LineCollection(segments, colors="black", linewidths=1.2, zorder=4))
+    on_reference = _lat_lon(oz.grid, (ny, nx)) is not None
+    if on_reference:
+        if (ny, nx) == (domain.NROWS, domain.NCOLS):
+            xc = 0.5 * (x_edges[1:] + x_edges[:-1])
+            yc = 0.5 * (y_edges[1:] + y_edges[:-1])
+            levels = np.arange(1000.0, 5000.0, TERRAIN_CONTOUR_M)
+            contours = ax.contour(
+                xc, yc, surface.terrain(), levels=levels, colors="0.35", linewidths=0.5, zorder=2
+            )
+            ax.clabel(contours, fmt="%.0f m", fontsize=6, inline=True)
+        _graticule(ax, x_edges, y_edges)
+        for name, lat, lon in PLACES:
+            px, py = (float(v) / 1000.0 for v in domain.ll_to_xy(lat, lon))
+            if x_edges[0] < px < x_edges[-1] and y_edges[0] < py < y_edges[-1]:
+                ax.plot(px, py, marker="o", markersize=4, color="black", zorder=5)
+                ax.annotate(name, (px, py), xytext=(4, 3), textcoords="offset points", fontsize=8, zorder=5)
+    ax.set_xlim(x_edges[0], x_edges[-1])
+    ax.set_ylim(y_edges[0], y_edges[-1])
+    first, last = days[0], days[-1]
     span = f"{first}" if first == last else f"{first} to {last}"
     n_exceed = int((res.exceedance_days > 0).sum())
     ax.set_title(
-        f"Highest MDA8 ozone, {span} (LST days)\n"
-        f"outlined: {n_exceed} cells with MDA8 > 70 ppb; grey: no valid day",
-        fontsize=10,
+        f"{oz.model}: highest MDA8 ozone, {span} (LST days)\n"
+        f"2015 ozone NAAQS, 70 ppb (40 CFR 50 App. U); outlined: {n_exceed} cells above it",
+        fontsize=9,
     )
-    ax.set_xlabel("x (km, Lambert conformal)")
-    ax.set_ylabel("y (km)")
+    if on_reference:  # the graticule's labels replace the projection's kilometre ticks
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel(
+            "Lambert conformal (true at 30 and 60 N, 105 W), 4 km cells; dotted: latitude/longitude,\n"
+            "grey: model terrain (m); outlined: exceedance cells; grey cells: no valid day",
+            fontsize=7,
+            labelpad=14,
+        )
+    else:
+        ax.set_xlabel("x (km, projection of the input files)", fontsize=8)
+        ax.set_ylabel("y (km)", fontsize=8)
     ax.set_aspect("equal")
     tmp = path.with_name(f".{path.name}.partial-{os.getpid()}.png")
     try:
@@ -253,10 +341,13 @@ def write_map(path: Path, oz: HourlyOzone, res: rules.Mda8Result) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def report_text(oz: HourlyOzone, res: rules.Mda8Result, utc_offset_h: int) -> str:
+def report_text(
+    oz: HourlyOzone, res: rules.Mda8Result, utc_offset_h: int, days: list[dt.date], lookahead: list[dt.date]
+) -> str:
     ncell = res.highest.size
     lines = [
         "AQcast aq-compliance: MDA8 ozone and the 2015 ozone NAAQS (70 ppb), surface layer",
+        f"model: {oz.model}",
         f"input: {len(oz.files)} file(s), {oz.n_hours_read} hourly fields: {', '.join(oz.files)}",
         f"local standard time = UTC{utc_offset_h:+d} h; days are LST days named by the UTC date of each file",
         "rules: 17 8-h windows starting 07-23 LST, >= 6 of 8 hours per window, averages truncated to 1 ppb,",
@@ -265,9 +356,14 @@ def report_text(oz: HourlyOzone, res: rules.Mda8Result, utc_offset_h: int) -> st
         "",
         "day         valid cells  max MDA8 (ppb)  at (row, col)  cells > 70 ppb",
     ]
+    if lookahead:
+        lines[5:5] = [
+            f"look-ahead: {', '.join(str(d) for d in lookahead)} simulated, not reported: its 00-06 LST",
+            "       hours complete the last reported day's evening windows (those starting 17-23 LST)",
+        ]
     ny, nx = res.highest.shape
     latlon = _lat_lon(oz.grid, (ny, nx))
-    for d, day in enumerate(oz.days):
+    for d, day in enumerate(days):
         valid = res.day_valid[d]
         vals = np.where(valid, res.mda8[d], -np.inf)
         if valid.any():
@@ -319,20 +415,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--utc-offset", type=int, default=domain.LOCAL_UTC_OFFSET_H, help="LST = UTC + this (h)"
     )
+    parser.add_argument(
+        "--lookahead-days",
+        type=int,
+        default=0,
+        help="the last N days of files only complete the evening windows of the day before; not reported",
+    )
     args = parser.parse_args(argv)
     try:
         if not -12 <= args.utc_offset <= 14:
             raise ComplianceInputError(f"--utc-offset {args.utc_offset} must be within -12..14 hours")
         if not args.outdir.is_dir():
             raise ComplianceInputError(f"{args.outdir}: the output directory does not exist")
+        if not 0 <= args.lookahead_days <= 7:
+            raise ComplianceInputError(f"--lookahead-days {args.lookahead_days} must be within 0..7")
         oz = read_directory(args.input_dir, args.utc_offset)
+        if len(oz.days) <= args.lookahead_days:
+            raise ComplianceInputError(
+                f"{args.input_dir}: {len(oz.days)} day(s) of files, but the last {args.lookahead_days} are "
+                "look-ahead days that are not reported; give at least one more day"
+            )
+        reported = oz.days[: len(oz.days) - args.lookahead_days]
         span_days = (oz.days[-1] - oz.days[0]).days + 1
         best, windows, valid = rules.daily(oz.hourly_lst, span_days)
-        keep = [(d - oz.days[0]).days for d in oz.days]  # only the days that have a file
+        keep = [(d - oz.days[0]).days for d in reported]  # only the reported days that have a file
         res = rules.summarise(best[keep], windows[keep], valid[keep])
-        write_netcdf(args.outdir / "mda8.nc", oz, res, args.utc_offset)
-        write_map(args.outdir / "mda8_max.png", oz, res)
-        text = report_text(oz, res, args.utc_offset)
+        write_netcdf(args.outdir / "mda8.nc", oz, res, args.utc_offset, reported)
+        write_map(args.outdir / "mda8_max.png", oz, res, reported)
+        text = report_text(oz, res, args.utc_offset, reported, oz.days[len(reported) :])
         (args.outdir / "report.txt").write_text(text)
         print(text, end="")
     except ComplianceInputError as exc:

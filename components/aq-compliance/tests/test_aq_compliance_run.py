@@ -70,7 +70,7 @@ def test_map_and_report_are_written(outputs: dict[str, Path]) -> None:
     from PIL import Image
 
     with Image.open(outputs["a"] / "mda8_max.png") as im:
-        assert im.size == (700, 600)
+        assert im.size == (700, 640)
     text = (outputs["a"] / "report.txt").read_text()
     assert "2024-07-15   2304/2304" in text and "2024-07-16      0/2304" in text
     assert "cells with at least one exceedance day: 25 of 2304" in text
@@ -92,6 +92,66 @@ def test_a_single_day_has_incomplete_evening_windows(tmp_path: Path) -> None:
         # 07-16 LST available: windows 07-11 valid; 90 ppb exceeds, so the day counts anyway
         assert np.all(ds["VALID_WINDOWS"][0] == 5) and np.all(ds["MDA8"][0] == 90.0)
         assert np.all(ds["DAY_VALID"][0] == 1) and np.all(ds["EXCEEDANCE_DAYS"][:] == 1)
+
+
+def test_a_lookahead_day_completes_the_evening_and_is_not_reported(
+    outputs: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["--input-dir", str(outputs["root"] / "conc"), "--outdir", str(out), "--lookahead-days", "1"]
+    assert compliance.main(args) == 0
+    with netCDF4.Dataset(out / "mda8.nc") as ds:
+        assert list(ds["DATE"][:]) == [20240715]  # 07-16 only completes 07-15's evening windows
+        assert np.all(ds["DAY_VALID"][0] == 1) and np.all(ds["VALID_WINDOWS"][0] >= 16)
+        assert ds.lookahead_days == "2024-07-16"
+    text = (out / "report.txt").read_text()
+    assert "look-ahead: 2024-07-16 simulated, not reported" in text
+    assert "2024-07-15   2304/2304" in text and "2024-07-16 " not in text.split("look-ahead")[1][60:]
+    # the values of the reported day are those of the run without look-ahead
+    with netCDF4.Dataset(out / "mda8.nc") as a, netCDF4.Dataset(outputs["a"] / "mda8.nc") as b:
+        np.testing.assert_array_equal(a["MDA8"][0], b["MDA8"][0])
+
+
+def test_a_lookahead_needs_a_day_to_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conc = tmp_path / "conc"
+    conc.mkdir()
+    _conc(conc / "CONC.nc", DAY1, np.full((24, domain.NROWS, domain.NCOLS), 0.05, dtype=np.float32))
+    args = ["--input-dir", str(conc), "--outdir", str(tmp_path), "--lookahead-days", "1"]
+    assert compliance.main(args) == 3
+    assert "give at least one more day" in capsys.readouterr().err
+    assert not (tmp_path / "report.txt").exists()
+
+
+def test_the_map_shows_where_it_is_and_what_it_shows(outputs: dict[str, Path]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    captured: list[object] = []
+    real_savefig = plt.Figure.savefig
+
+    def keep(fig: object, *args: object, **kwargs: object) -> None:
+        captured.append(fig)
+        real_savefig(fig, *args, **kwargs)  # type: ignore[arg-type]
+
+    plt.Figure.savefig = keep  # type: ignore[method-assign]
+    try:
+        oz = compliance.read_directory(outputs["root"] / "conc", -7)
+        best, windows, valid = compliance.rules.daily(oz.hourly_lst, 2)
+        res = compliance.rules.summarise(best, windows, valid)
+        compliance.write_map(outputs["root"] / "map.png", oz, res, oz.days)
+    finally:
+        plt.Figure.savefig = real_savefig  # type: ignore[method-assign]
+    ax = captured[0].axes[0]  # type: ignore[attr-defined]
+    title = ax.get_title()
+    assert "2024-07-15 to 2024-07-16" in title and "70 ppb" in title and "NAAQS" in title
+    assert oz.model in title
+    labels = {t.get_text() for t in ax.texts}
+    assert {"Denver", "Boulder"} <= labels
+    assert {"39.5°N", "40.0°N", "104.5°W", "105.0°W"} <= labels  # the graticule is labelled
+    plt.close("all")
 
 
 def test_the_utc_offset_shifts_the_windows(tmp_path: Path) -> None:
