@@ -11,7 +11,7 @@ from r2o import manifest, scaffold
 from r2o.errors import BuildError, InputError, UsageError
 from r2o.images.plan import ImageGraph
 from r2o.repo import Repository
-from r2o.run.runner import Executor
+from r2o.run.backend import Backend
 from tests.test_cli import assert_clean_error, r2o
 
 
@@ -66,13 +66,13 @@ def test_failure_leaves_nothing(repo_copy: Path) -> None:
     repo = Repository(repo_copy)
     before = sorted(p.name for p in (repo_copy / "components").iterdir())
 
-    def failing(graph: ImageGraph, name: str) -> tuple[Executor, str | None]:
+    def failing(graph: ImageGraph, name: str) -> Backend:
         assert graph.node(name).tag.startswith(f"{name}:0.1.0-")
         raise BuildError("simulated build failure")
 
     with pytest.raises(BuildError):
         scaffold.create(
-            repo, scaffold.NewComponent("thing", "python", "python-sci", "x"), executor_for=failing
+            repo, scaffold.NewComponent("thing", "python", "python-sci", "x"), backend_for=failing
         )
     assert sorted(p.name for p in (repo_copy / "components").iterdir()) == before
 

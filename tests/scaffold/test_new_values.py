@@ -140,13 +140,13 @@ def test_r2o_new_without_a_description_creates_a_valid_component(
     repo_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`r2o new foo` through the real entry point, with the image build and the golden run replaced."""
-    from r2o.cli import new as cli_new
     from r2o.golden import runner
+    from r2o.run.backend import Backend
 
-    monkeypatch.setattr(cli_new.Engine, "connect", staticmethod(lambda: object()))
-    monkeypatch.setattr(cli_new.builder, "plan_for", lambda *a, **k: None)
-    monkeypatch.setattr(cli_new.builder, "execute", lambda *a, **k: None)
-    monkeypatch.setattr(cli_new, "DockerExecutor", lambda *a, **k: object())
+    # The one backend factory builds and runs in Docker: replaced by a backend that runs nothing.
+    monkeypatch.setattr(
+        scaffold, "prepare", lambda repo, names, **k: Backend("docker", object(), {names[0]: "x"})
+    )  # type: ignore[arg-type]
     monkeypatch.setattr(runner, "record", lambda *a, **k: None)
     monkeypatch.setattr(runner, "check_component", lambda *a, **k: [])
     with pytest.raises(SystemExit) as info:

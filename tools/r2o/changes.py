@@ -25,12 +25,12 @@ revision), the change set says why and treats every component and base image as 
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from r2o import git
 from r2o.case_refs import golden_sources
 from r2o.errors import GitError, UsageError
 from r2o.repo import BASE_IMAGES, COMPONENTS, LIBS, PIPELINES, Repository
@@ -266,18 +266,6 @@ WORKTREE = "WORKTREE"
 DEFAULT_BASE = "HEAD~1"
 
 
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    try:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False)
-    except OSError as exc:
-        raise GitError(f"cannot run git: {exc}", hint="install git") from exc
-
-
-def _rev(root: Path, rev: str) -> str | None:
-    proc = _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
-    return proc.stdout.decode().strip() if proc.returncode == 0 else None
-
-
 def _name_status(raw: bytes) -> list[FileChange]:
     """Parse ``git diff --name-status --no-renames -z`` output."""
     fields = [f for f in raw.decode("utf-8", "surrogateescape").split("\0")]
@@ -296,12 +284,12 @@ def _name_status(raw: bytes) -> list[FileChange]:
 def changed_files(root: Path, merge_base: str, head: str | None) -> list[FileChange]:
     """Files changed from ``merge_base`` to ``head`` (to the work tree, untracked files too, when None)."""
     target = [head] if head is not None else []
-    proc = _git(root, "diff", "--name-status", "--no-renames", "-z", merge_base, *target, "--")
+    proc = git.run(root, "diff", "--name-status", "--no-renames", "-z", merge_base, *target, "--")
     if proc.returncode != 0:
         raise GitError(f"git diff {merge_base} {head or ''} failed: {proc.stderr.decode().strip()}")
     files = _name_status(proc.stdout)
     if head is None:
-        untracked = _git(root, "ls-files", "-z", "--others", "--exclude-standard")
+        untracked = git.run(root, "ls-files", "-z", "--others", "--exclude-standard")
         seen = {f.path for f in files}
         for name in untracked.stdout.decode("utf-8", "surrogateescape").split("\0"):
             if name and name not in seen:
@@ -310,7 +298,7 @@ def changed_files(root: Path, merge_base: str, head: str | None) -> list[FileCha
 
 
 def is_shallow(root: Path) -> bool:
-    proc = _git(root, "rev-parse", "--is-shallow-repository")
+    proc = git.run(root, "rev-parse", "--is-shallow-repository")
     return proc.stdout.decode().strip() == "true"
 
 
@@ -321,16 +309,16 @@ def detect(
     root = repo.root
     base = base or DEFAULT_BASE
     head_rev = head or "HEAD"
-    inside = _git(root, "rev-parse", "--show-toplevel")
+    inside = git.run(root, "rev-parse", "--show-toplevel")
     if inside.returncode != 0:
         raise GitError(
             f"{root} is not a git checkout, so r2o cannot tell what changed",
             hint="run inside a git clone, or build by name: r2o build NAME",
         )
-    head_sha = _rev(root, head_rev)
+    head_sha = git.rev(root, head_rev)
     if head_sha is None:
         raise GitError(f"unknown head revision '{head_rev}'", hint="pass --head with a commit, branch or tag")
-    if uncommitted and head is not None and head_sha != _rev(root, "HEAD"):
+    if uncommitted and head is not None and head_sha != git.rev(root, "HEAD"):
         raise UsageError(
             "--uncommitted compares with the work tree: it cannot be combined with --head",
             hint="drop --head, or drop --uncommitted",
@@ -338,13 +326,13 @@ def detect(
     layout = Layout.of(repo)
     shown_head = WORKTREE if uncommitted else head_rev
     shallow = is_shallow(root)
-    base_sha = _rev(root, base)
+    base_sha = git.rev(root, base)
     if base_sha is None:
         why = f"base revision '{base}' is unknown"
         if shallow:
             why += " (this is a shallow clone: fetch more history, e.g. git fetch --unshallow)"
         return everything(layout, base=base, head=shown_head, reason=why)
-    proc = _git(root, "merge-base", base_sha, head_sha)
+    proc = git.run(root, "merge-base", base_sha, head_sha)
     if proc.returncode != 0:
         why = f"'{base}' and '{head_rev}' have no common ancestor in this clone"
         if shallow:

@@ -33,21 +33,36 @@ COPY_CHUNK = 1 << 20
 # --- our own writes --------------------------------------------------------------------------------
 
 
-def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
-    """Write ``path`` through a temporary file in its folder and a rename: all of it, or nothing."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+@contextlib.contextmanager
+def atomic_writer(path: Path, *, mode: int = 0o644) -> Iterator[IO[bytes]]:
+    """A file to write ``path`` through: a temporary file in the same folder, renamed onto ``path``
+    when the block ends without an error, removed when it raises. Readers see all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
+            yield fh
             fh.flush()
-            os.fchmod(fh.fileno(), mode)
+            os.fchmod(fh.fileno(), mode)  # mkstemp makes 0600
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
+    """Write ``path`` through a temporary file in its folder and a rename: all of it, or nothing."""
+    with atomic_writer(path, mode=mode) as fh:
+        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+def ignore_in_git(folder: Path) -> None:
+    """Make ``folder`` (r2o's scratch, caches and run outputs under .r2o/) invisible to git."""
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        with contextlib.suppress(OSError):
+            atomic_write(ignore, "# written by r2o: nothing in this folder belongs in git\n*\n")
 
 
 def private_dir(parent: Path, prefix: str) -> Path:

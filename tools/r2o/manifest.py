@@ -41,6 +41,10 @@ MAX_ATTEMPTS = 10
 # Fargate's default ephemeral storage (20 GiB): what a run may write under /data/output unless the
 # manifest says otherwise (resources.storage_mib).
 DEFAULT_STORAGE_MIB = 20 * 1024
+# Every run, local or on Batch, gets at most this many processes and threads (a fork bomb stops)...
+DEFAULT_PIDS_LIMIT = 512
+# ... and a /tmp of this size (MiB) in memory, the rest of its root file system being read-only.
+TMPFS_MIB = 256
 OUTPUTS_EXTRA = ("keep", "drop")
 # AWS Batch reserves environment variable names starting with this (it sets AWS_BATCH_JOB_ID, ...).
 RESERVED_ENV_PREFIX = "AWS_BATCH"
@@ -217,14 +221,25 @@ class Component:
     def output(self, name: str) -> DataSpec:
         return _named(self.outputs, name, f"output of {self.name}")
 
+    def parameter(self, name: str) -> Parameter:
+        """Parameter ``name``; an unknown name is a UsageError with a "did you mean" hint."""
+        found = self.parameters.get(name)
+        if found is None:
+            hint = did_you_mean(name, self.parameters) or (
+                f"{self.name} takes: {', '.join(self.parameters) or 'no parameters'}"
+            )
+            raise UsageError(f"{self.name} has no parameter '{name}'", hint=hint)
+        return found
+
+    def parse_parameters(self, given: Mapping[str, str]) -> dict[str, Any]:
+        """Parameters given as text (``-p NAME=VALUE``, a golden case, a pipeline task) as typed
+        values, each checked against its type and bounds: the one parser every backend uses."""
+        return {name: self.parameter(name).parse(text) for name, text in given.items()}
+
     def resolve_parameters(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults overlaid with ``given`` (already typed); unknown or missing names are errors."""
         for key in given:
-            if key not in self.parameters:
-                hint = did_you_mean(key, self.parameters) or (
-                    f"{self.name} takes: {', '.join(self.parameters) or 'no parameters'}"
-                )
-                raise UsageError(f"{self.name} has no parameter '{key}'", hint=hint)
+            self.parameter(key)
         values: dict[str, Any] = {}
         for name, param in self.parameters.items():
             if name in given:

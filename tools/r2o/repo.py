@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from r2o import base_image, manifest, strict_yaml
+from r2o import base_image, fs, manifest, strict_yaml
 from r2o.base_image import BaseImage
 from r2o.errors import InputError, ManifestError, NotFoundError, Problem, UsageError, did_you_mean
 from r2o.manifest import Component
@@ -115,27 +113,18 @@ class ManifestCache:
             self.dirty = True
         return comp
 
-    def save(self) -> None:
-        if not self.dirty and len(self.used) == len(self.entries):
+    def save(self, *, prune: bool = True) -> None:
+        """Write the cache when it changed. ``prune`` (after a whole repository was loaded) keeps
+        only the manifests used, so edited and deleted ones drop out; loading one component keeps
+        everything."""
+        if not self.dirty and (not prune or len(self.used) == len(self.entries)):
             return
+        kept = {k: v for k, v in self.entries.items() if k in self.used or not prune}
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            ignore = self.path.parent / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# written by r2o: nothing in this folder belongs in git\n*\n")
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+            fs.ignore_in_git(self.path.parent)
+            fs.atomic_write(self.path, pickle.dumps((self.key, kept), protocol=pickle.HIGHEST_PROTOCOL))
         except OSError:
-            return  # a read-only checkout works, only slower
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                kept = {k: v for k, v in self.entries.items() if k in self.used}
-                pickle.dump((self.key, kept), fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.path)
-        except OSError:
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)  # only left when something above failed
+            pass  # a read-only checkout works, only slower
 
 
 @dataclass(frozen=True)
@@ -169,11 +158,16 @@ class Repository:
             return path
 
     @cached_property
+    def _manifests(self) -> ManifestCache:
+        """One cache per command: a manifest is read and checked at most once, whoever asks."""
+        return ManifestCache(self.root / CACHE_DIR / ManifestCache.FILE)
+
+    @cached_property
     def loaded(self) -> Loaded:
         problems: list[Problem] = []
         components: dict[str, Component] = {}
         images: dict[str, BaseImage] = {}
-        cache = ManifestCache(self.root / CACHE_DIR / ManifestCache.FILE)
+        cache = self._manifests
         for folder in _subfolders(self.root / BASE_IMAGES):
             if folder.is_symlink():
                 problems.append(_linked_folder(self.root, folder))
@@ -343,10 +337,14 @@ class Repository:
             raise ManifestError([_linked_folder(self.root, folder)])
         if not (folder / manifest.MANIFEST_FILE).is_file():
             raise InputError(f"{self.rel(folder)} has no {manifest.MANIFEST_FILE}")
+        if "loaded" in self.__dict__ and name in self.loaded.components:
+            return self.loaded.components[name]
         try:
-            return manifest.load(folder)
+            comp = self._manifests.component(folder / manifest.MANIFEST_FILE)
         except ManifestError as exc:
             raise ManifestError(self._relative(exc.problems)) from None
+        self._manifests.save(prune=False)
+        return comp
 
     def image(self, name: str) -> BaseImage:
         images = self.images

@@ -9,21 +9,21 @@ is left behind.
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
+import os
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from r2o import manifest, names
+from r2o import fs, manifest, names, workspace
 from r2o.errors import InputError, ManifestError, UsageError
 from r2o.golden import runner
+from r2o.images.build import BuildEvent
 from r2o.images.plan import ImageGraph
 from r2o.render.templating import render
 from r2o.repo import COMPONENTS, Repository
-from r2o.run.runner import Executor
+from r2o.run.backend import Backend, prepare
 
 TEMPLATES = ("python", "fortran")
 DEFAULT_BASE = {"python": "python-sci", "fortran": "fortran"}
@@ -160,16 +160,31 @@ def render_into(folder: Path, request: NewComponent) -> list[Path]:
     return written
 
 
+BackendFor = Callable[[ImageGraph, str], Backend]
+"""The backend that runs a component of an image graph, its image built first."""
+
+
 def create(
     repo: Repository,
     request: NewComponent,
     *,
-    executor_for: Callable[[ImageGraph, str], tuple[Executor, str | None]],
+    report: Callable[[BuildEvent], None] | None = None,
+    backend_for: BackendFor | None = None,
 ) -> Path:
-    """Render, validate, build, record the golden case, then move the folder into place."""
+    """Render, validate, build, record the golden case, then move the folder into place; finally
+    build the folder's own content tag (its recorded expected/ files are part of it), so the next
+    `r2o test` or `r2o run` starts at once."""
+    if backend_for is None:
+
+        def backend_for(graph: ImageGraph, name: str) -> Backend:
+            return prepare(repo, [name], native=False, build_missing=True, graph=graph, report=report)
+
     check_request(repo, request)
     components = repo.root / COMPONENTS
-    staging_root = Path(tempfile.mkdtemp(prefix=f".new-{request.name}-", dir=components))
+    session = workspace.session(repo.root)
+    staging_root = components / f".new-{request.name}.partial-{session.id}"
+    session.note_external(staging_root)  # removed by the next r2o if this one is killed
+    os.mkdir(staging_root, 0o700)
     try:
         folder = staging_root / request.name
         render_into(folder, request)
@@ -179,7 +194,8 @@ def create(
             raise InputError(f"the {request.template} template rendered an invalid manifest:\n{exc}") from exc
         loaded = repo.loaded
         graph = ImageGraph(repo.root, loaded.images, {component.name: component})
-        executor, image = executor_for(graph, component.name)
+        backend = backend_for(graph, component.name)
+        executor, image = backend.executor, backend.image(component.name)
         runner.record(repo, component, executor, image)
         verdicts = runner.check_component(repo, component, executor, image)
         failed = [v for v in verdicts if not v.ok]
@@ -187,6 +203,7 @@ def create(
             raise InputError(f"the new component's golden case does not pass: {failed[0].message}")
         target = components / request.name
         folder.rename(target)
-        return target
     finally:
-        shutil.rmtree(staging_root, ignore_errors=True)
+        fs.remove_tree(staging_root)
+    backend_for(ImageGraph.from_repo(Repository(repo.root)), request.name)
+    return target

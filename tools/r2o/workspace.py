@@ -45,7 +45,7 @@ class Session:
         self.repo_root = repo_root.resolve()
         self.tmp_root = self.repo_root / TMP
         self.tmp_root.mkdir(parents=True, exist_ok=True)
-        _ignore_in_git(self.repo_root / ".r2o")
+        fs.ignore_in_git(self.repo_root / ".r2o")
         self.id = f"{os.getpid()}-{secrets.token_hex(4)}"
         # The lock is held before it gets the name sweepers look for, and before the folder exists:
         # a sweeper never sees this session unlocked.
@@ -184,10 +184,3 @@ def sweep_containers(client: Any, s: Session) -> int:
                 container.remove(force=True)
                 removed += 1
     return removed
-
-
-def _ignore_in_git(folder: Path) -> None:
-    ignore = folder / ".gitignore"
-    if not ignore.exists():
-        with contextlib.suppress(OSError):
-            fs.atomic_write(ignore, "# written by r2o: nothing in this folder belongs in git\n*\n")

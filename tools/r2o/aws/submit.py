@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from r2o.aws.deploy import active_revisions
 from r2o.aws.jobs import require_queue
 from r2o.aws.session import aws_errors
-from r2o.errors import NotFoundError, UsageError, did_you_mean
+from r2o.errors import NotFoundError, UsageError
 from r2o.manifest import Component, Parameter
 from r2o.render.batch import DEFAULT_NAME_PREFIX, TAG_COMPONENT, TAG_CONTENT_TAG, definition_name
 
@@ -67,14 +67,7 @@ def typed_parameters(component: Component, given: Mapping[str, str]) -> dict[str
     Defaults are not repeated (the job definition holds them); a required parameter without a default
     must be given here, since Batch would otherwise pass the literal ``Ref::name`` to the command.
     """
-    out: dict[str, str] = {}
-    for key, text in given.items():
-        if key not in component.parameters:
-            hint = did_you_mean(key, component.parameters) or (
-                f"{component.name} takes: {', '.join(component.parameters) or 'no parameters'}"
-            )
-            raise UsageError(f"{component.name} has no parameter '{key}'", hint=hint)
-        out[key] = Parameter.format(component.parameters[key].parse(text))
+    out = {key: Parameter.format(value) for key, value in component.parse_parameters(given).items()}
     for name, param in component.parameters.items():
         if name not in out and param.default is None:
             raise UsageError(

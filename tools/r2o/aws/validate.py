@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -29,7 +29,9 @@ from r2o.manifest import (
     SECRETS_MANAGER_ARN,
     SSM_PARAMETER_ARN,
 )
+from r2o.render import batch
 from r2o.render.batch import FARGATE_STORAGE_GIB, JobDefinition
+from r2o.repo import Repository
 
 MAX_TAGS = 50
 MAX_DEFINITION_BYTES = 24 * 1024
@@ -270,6 +272,16 @@ def problems_in(payload: Mapping[str, Any], source: str) -> list[Problem]:
     for at, message in _batch_rules(payload):
         out.append(Problem(source, at, message))
     return out
+
+
+def render_checked(
+    repo: Repository, names: Sequence[str], options: batch.BatchOptions
+) -> list[batch.JobDefinition]:
+    """Render the job definitions of ``names`` (every component when empty) and check each with
+    botocore's model; raises before anything is written or sent."""
+    definitions = batch.render_all(repo, names, options)
+    check(definitions)
+    return definitions
 
 
 def check(definitions: Iterable[JobDefinition]) -> None:

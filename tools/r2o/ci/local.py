@@ -34,6 +34,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from r2o import git
 from r2o.ci import buildspec as bs
 from r2o.ci.buildspec import CONTINUE, BatchNode, Buildspec, Phase
 
@@ -167,9 +168,7 @@ def run_phases(
 
 def codebuild_variables(root: Path, identifier: str, build_id: str) -> dict[str, str]:
     """The CODEBUILD_* variables a build sees (those r2o's buildspec reads, and a few more)."""
-    head = subprocess.run(
-        ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+    head = git.head_commit(root)
     out = {
         "CODEBUILD_SRC_DIR": str(root),
         "CODEBUILD_BUILD_ID": f"local:{build_id}",
@@ -177,7 +176,7 @@ def codebuild_variables(root: Path, identifier: str, build_id: str) -> dict[str,
         "CODEBUILD_BATCH_BUILD_IDENTIFIER": identifier,
         "CODEBUILD_CI": "true",
     }
-    if head:
+    if head != git.UNKNOWN:
         out["CODEBUILD_RESOLVED_SOURCE_VERSION"] = head
         out["CODEBUILD_SOURCE_VERSION"] = head
     return out

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from r2o import backends
 from r2o.errors import UsageError
 from r2o.golden import junit, runner
 from r2o.images import build as builder
 from r2o.images.engine import Engine, registry_has
 from r2o.images.plan import BASE, ImageGraph, ImageNode
 from r2o.repo import Repository
+from r2o.run.backend import prepare
 
 UP_TO_DATE = "up to date"
 PUSHED = "pushed"
@@ -148,7 +148,7 @@ def run_node(
     verdicts: list[runner.CaseVerdict] = []
     if plan.runs_tests:
         component = repo.component(target.name)
-        backend = backends.prepare(repo, target.name, native=False, build_missing=False, engine=engine)
+        backend = prepare(repo, [target.name], native=False, build_missing=False, engine=engine)
 
         def show(verdict: runner.CaseVerdict) -> None:
             say(f"{verdict.status.upper():5} {verdict.case.id}  ({verdict.seconds:.1f} s)")
@@ -161,7 +161,9 @@ def run_node(
                         for line in o.report.splitlines():
                             say(f"      {line}")
 
-        verdicts = runner.check_component(repo, component, backend.executor, backend.image, on_verdict=show)
+        verdicts = runner.check_component(
+            repo, component, backend.executor, backend.image(target.name), on_verdict=show
+        )
         if junit_file is not None:
             junit.write(junit_file, verdicts)
         if not all(v.ok for v in verdicts):

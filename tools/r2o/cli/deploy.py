@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from r2o.cli.context import State, err, pass_state, print_json
-from r2o.cli.jobs import aws_options, target
-from r2o.cli.render_batch import BatchArgs, batch_options, make_options, rendered
+from r2o.cli.options import BatchArgs, aws_options, batch_options, make_options, target
 
 if TYPE_CHECKING:
     from r2o.aws.deploy import Deployed
@@ -36,7 +35,9 @@ def command(
 ) -> int:
     """Register the AWS Batch job definitions of NAMEs (every component when none)."""
     repo = state.repo
-    definitions = rendered(repo, names, make_options(repo, batch_args))
+    from r2o.aws.validate import render_checked
+
+    definitions = render_checked(repo, names, make_options(repo, batch_args))
     if dry_run:
         for d in definitions:
             err.print(f"would deploy {d.name}  {d.payload['containerProperties']['image']}", markup=False)

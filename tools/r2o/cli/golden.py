@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from r2o import backends
 from r2o.cli.context import State, err, out, pass_state
 from r2o.golden import runner
+from r2o.run.backend import prepare
 
 
 @click.group("golden")
@@ -24,8 +24,8 @@ def record(state: State, name: str, case: str | None, force: bool, native: bool)
     """Run NAME's golden cases and write each case's expected/ folder."""
     repo = state.repo
     component = repo.component(name)
-    backend = backends.prepare(repo, name, native=native, build_missing=True)
-    for rec in runner.record(repo, component, backend.executor, backend.image, case=case, force=force):
+    backend = prepare(repo, [name], native=native, build_missing=True)
+    for rec in runner.record(repo, component, backend.executor, backend.image(name), case=case, force=force):
         where = repo.rel(rec.case.expected_dir)
         if rec.created:
             out.print(f"recorded {rec.case.id} -> {where}", markup=False)

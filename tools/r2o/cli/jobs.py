@@ -3,54 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 
 from r2o.aws.states import STATUSES
 from r2o.cli.context import err, out, print_json
+from r2o.cli.options import aws_options, queue_option, target
 
 if TYPE_CHECKING:
-    from r2o.aws.session import AwsTarget
-
-F = TypeVar("F", bound=Callable[..., Any])
-DEFAULT_QUEUE = "r2o"
-
-
-def aws_options(func: F) -> F:
-    """--endpoint-url and --region, shared by every command that calls AWS."""
-    func = click.option(
-        "--region",
-        envvar="AWS_REGION",
-        default=None,
-        help="AWS region (default: the standard chain: AWS_REGION, the profile).",
-    )(func)
-    func = click.option(
-        "--endpoint-url",
-        envvar="R2O_AWS_ENDPOINT_URL",
-        default=None,
-        metavar="URL",
-        help="Send AWS calls to URL (a moto server when testing; env R2O_AWS_ENDPOINT_URL).",
-    )(func)
-    return func
-
-
-def target(endpoint_url: str | None, region: str | None) -> AwsTarget:
-    """Where AWS calls go. boto3 is imported here, not at startup: it costs every other command ~0.5 s."""
-    from r2o.aws.session import AwsTarget
-
-    return AwsTarget.from_env(endpoint_url, region)
-
-
-def queue_option(func: F) -> F:
-    return click.option(
-        "--queue",
-        envvar="R2O_JOB_QUEUE",
-        default=DEFAULT_QUEUE,
-        show_default=True,
-        help="AWS Batch job queue (env R2O_JOB_QUEUE).",
-    )(func)
+    pass
 
 
 @click.command("jobs")

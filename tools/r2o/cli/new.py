@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import click
 
-from r2o import scaffold, workspace
+from r2o import scaffold
 from r2o.cli.context import State, err, out, pass_state
-from r2o.images import build as builder
-from r2o.images.engine import Engine
-from r2o.images.plan import ImageGraph
-from r2o.repo import Repository
-from r2o.run.docker import DockerExecutor
-from r2o.run.runner import Executor
+from r2o.images.build import BuildEvent
 
 
 @click.command("new")
@@ -56,23 +51,12 @@ def command(
         owners=owners,
         vcpus=vcpus or (2 if template == "fortran" else 1),
     )
-    scaffold.check_request(repo, request)
-    engine = Engine.connect()
 
-    def executor_for(graph: ImageGraph, component: str) -> tuple[Executor, str | None]:
-        plan = builder.plan_for(graph, engine, [component], push=False, registry=None)
+    def report(event: BuildEvent) -> None:
+        if event.kind == "start":
+            err.print(f"{event.step.action:5} {event.step.node.tag} ...", markup=False)
 
-        def report(event: builder.BuildEvent) -> None:
-            if event.kind == "start":
-                err.print(f"{event.step.action:5} {event.step.node.tag} ...", markup=False)
-
-        builder.execute(plan, graph, engine, report=report, cache_dir=repo.root / ".r2o" / "cache")
-        return DockerExecutor(engine, workspace.session(repo.root)), graph.ref(component)
-
-    folder = scaffold.create(repo, request, executor_for=executor_for)
-    # The recorded expected/ files are part of the content address: build the final tag too, so the
-    # next `r2o test` or `r2o run` starts at once.
-    executor_for(ImageGraph.from_repo(Repository(repo.root)), name)
+    folder = scaffold.create(repo, request, report=report)
     rel = repo.rel(folder)
     out.print(f"created {rel}: built, ran, and recorded its golden case", markup=False)
     out.print(f"next: edit {rel}/component.yaml and the code, then run: r2o test {name}", markup=False)

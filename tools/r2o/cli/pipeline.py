@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-import time
 from typing import Any
 
 import click
 
 from r2o.cli.context import State, err, out, pass_state, print_json
-from r2o.cli.render_batch import BatchArgs, batch_options
+from r2o.cli.options import BatchArgs, batch_options
+from r2o.cli.progress import PipelineProgress
 from r2o.errors import PipelineError, UsageError
 from r2o.pipeline import plan as planning
 from r2o.pipeline import spec
@@ -70,7 +69,7 @@ def run_command(
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
     graph = _graph(state.repo, name, start, days)
-    with _Progress() as progress:
+    with PipelineProgress() as progress:
         report = local.run_pipeline(state.repo, graph, native=native, jobs=jobs, on_event=progress)
     report_path = report.run_dir / local.REPORT_FILE
     if as_json:
@@ -93,88 +92,6 @@ def run_command(
         markup=False,
     )
     return 0
-
-
-class _Progress:
-    """Progress on stderr: a live status line (tasks done, running, failed, elapsed) on a terminal, one
-    plain line per event otherwise; finished tasks are always listed."""
-
-    def __init__(self) -> None:
-        from rich.live import Live
-
-        self.live: Live | None = None
-        self.last: Any = None
-        self.running: list[str] = []
-        self.t0 = time.monotonic()
-        if err.is_terminal:
-            self.live = Live(self, console=err.console, transient=True, refresh_per_second=4)
-
-    def __enter__(self) -> _Progress:
-        if self.live is not None:
-            self.live.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live is not None:
-            self.live.stop()
-
-    def __rich__(self) -> str:
-        e = self.last
-        if e is None:
-            return "starting..."
-        shown = ", ".join(self.running[:4]) + (" ..." if len(self.running) > 4 else "")
-        return (
-            f"{e.done}/{e.total} done, {e.running} running, {e.failed} failed, "
-            f"{time.monotonic() - self.t0:.0f} s  {shown}"
-        )
-
-    def __call__(self, event: Any) -> None:
-        self.last = event
-        head = (
-            f"[{event.done}/{event.total} done, {event.running} running, {event.failed} failed, "
-            f"{event.elapsed:6.1f} s]"
-        )
-        if event.kind == "started":
-            self.running.append(event.task)
-            if self.live is None:
-                self._line(f"{head} start  {event.task}")
-            return
-        if event.kind == "note":
-            self._line(f"{head} {event.message}")
-            return
-        if event.task in self.running:
-            self.running.remove(event.task)
-        rec = event.record
-        what = rec.status if rec.cache_hit is None else f"cached ({rec.cache_hit})"
-        took = f" {rec.seconds:.1f} s" if rec.seconds is not None else ""
-        self._line(f"{head} {what:<14} {event.task}{took}")
-
-    def _line(self, text: str) -> None:
-        if self.live is not None:
-            self.live.console.print(text, markup=False, highlight=False)
-        else:
-            sys.stderr.write(text + "\n")
-            sys.stderr.flush()
-
-
-def _batch_plan(state: State, name: str, start: str, days: int, batch_args: BatchArgs) -> Any:
-    from r2o.cli.render_batch import make_options
-    from r2o.images.plan import ImageGraph
-    from r2o.pipeline import batch
-
-    repo = state.repo
-    graph = _graph(repo, name, start, days)
-    options = make_options(repo, batch_args)
-    images_graph = ImageGraph.from_repo(repo)
-    images = {
-        s.component.name: images_graph.ref(s.component.name, options.registry)
-        for s in graph.pipeline.steps.values()
-    }
-    plan = batch.make_plan(graph, images, options)
-    from r2o.aws.validate import check
-
-    check(plan.definitions)
-    return plan
 
 
 @command.command("render")
@@ -204,12 +121,12 @@ def render_command(
     batch_args: BatchArgs,
 ) -> int:
     """Print the AWS Batch rendering of pipeline NAME: job definitions and the SubmitJob calls."""
+    from r2o.cli.options import make_options
     from r2o.pipeline import batch
 
-    plan = _batch_plan(state, name, start, days, batch_args)
-    problems = batch.validate_submit_calls(plan.submit_calls(queue))
-    if problems:
-        raise UsageError("rendered SubmitJob calls fail botocore validation:\n" + "\n".join(problems))
+    repo = state.repo
+    options = make_options(repo, batch_args)
+    plan = batch.render(repo, name, planning.parse_start(start), days, options, queue)
     if as_json:
         print_json(plan.as_dict(queue))
         return 0
@@ -251,18 +168,18 @@ def submit_command(
 ) -> int:
     """Submit pipeline NAME to AWS Batch as array jobs (registers its job definitions when they changed)."""
     from r2o.aws.session import AwsTarget
+    from r2o.cli.options import make_options
     from r2o.pipeline import batch
 
-    plan = _batch_plan(state, name, start, days, batch_args)
-    problems = batch.validate_submit_calls(plan.submit_calls(queue))
-    if problems:
-        raise UsageError("rendered SubmitJob calls fail botocore validation:\n" + "\n".join(problems))
-    client = AwsTarget.from_env(endpoint_url=endpoint_url, region=region).batch()
-    submitted = batch.submit(client, plan, queue)
+    repo = state.repo
+    target = AwsTarget.from_env(endpoint_url=endpoint_url, region=region)
+    options = make_options(repo, batch_args)
+    submission = batch.submit_pipeline(repo, name, planning.parse_start(start), days, options, queue, target)
+    plan = submission.plan
     if as_json:
-        print_json(submitted)
+        print_json([dict(job) for job in submission.jobs])
     else:
-        for job in submitted:
+        for job in submission.jobs:
             out.print(f"{job['jobName']:<28} {job['jobId']} (size {job['size']})", markup=False)
     err.print(f"r2o: outputs will land in /data/lake/{plan.lake_run}/<step>/<day>/", markup=False)
     return 0

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
+from r2o import fs, git
 from r2o.cli.context import State, err, pass_state
-from r2o.cli.render_batch import write_atomically
-from r2o.render import batch, cloudformation
+from r2o.render import cloudformation
 
 
 @click.command("cloudformation")
@@ -22,11 +22,11 @@ from r2o.render import batch, cloudformation
 def command(state: State, out: Path | None) -> int:
     """Render the CloudFormation template (deploy with CAPABILITY_IAM and CAPABILITY_AUTO_EXPAND)."""
     repo = state.repo
-    text = cloudformation.to_yaml(cloudformation.render(repo, git_commit=batch.head_commit(repo.root)))
+    text = cloudformation.to_yaml(cloudformation.render(repo, git_commit=git.head_commit(repo.root)))
     if out is None:
         click.echo(text, nl=False)
         return 0
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(out, text)
+    fs.atomic_write(out, text)
     err.print(f"r2o: wrote {out}", markup=False)
     return 0

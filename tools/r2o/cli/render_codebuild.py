@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import difflib
-import os
-import tempfile
 from pathlib import Path
 
 import click
 
+from r2o import fs
 from r2o.ci import buildspec
 from r2o.cli.context import State, err, out, pass_state
 from r2o.errors import InputError
@@ -73,16 +72,8 @@ def command(state: State, style: str, output: Path | None, check: bool) -> int:
             markup=False,
         )
         return STALE
-    _write_atomically(target, text)
+    if not target.parent.is_dir():
+        raise InputError(f"cannot write {target}: {target.parent} is not a directory")
+    fs.atomic_write(target, text)
     out.print(f"wrote {repo.rel(target)} ({len(plan)} builds, {style})", markup=False)
     return 0
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    if not path.parent.is_dir():
-        raise InputError(f"cannot write {path}: {path.parent} is not a directory")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; a committed file is world-readable
-    os.replace(tmp, path)

@@ -9,9 +9,9 @@ import click
 
 from r2o import workspace
 from r2o.cli.context import State, err, pass_state
-from r2o.run.native import NativeExecutor
+from r2o.run.backend import prepare
 from r2o.run.plan import make_plan, parse_assignments
-from r2o.run.runner import Executor, run
+from r2o.run.runner import run
 
 
 def _echo(stream: str, chunk: bytes) -> None:
@@ -51,33 +51,19 @@ def command(
     component = repo.component(name)
     output_dir = output if output is not None else repo.root / ".r2o" / "runs" / name
     given_inputs = {k: Path(v) for k, v in parse_assignments(inputs, "--input").items()}
-    executor: Executor
-    image = None
-    if native:
-        executor = NativeExecutor(repo.root)
-    else:
-        from r2o.images.engine import Engine
-        from r2o.images.plan import ImageGraph
-        from r2o.run.docker import DockerExecutor
-
-        graph = ImageGraph.from_repo(repo)
-        image = graph.ref(name)
-        engine = Engine.connect()
-        if not engine.has_local(image):
-            raise_missing_image(name, image)
-        executor = DockerExecutor(engine, workspace.session(repo.root))
+    backend = prepare(repo, [name], native=native, build_missing=False)
     plan = make_plan(
         component,
         parameters=parse_assignments(params, "-p"),
         inputs=given_inputs,
         output_dir=output_dir,
         timeout_s=timeout,
-        image=image,
+        image=backend.image(name),
     )
     if dry_run:
         err.print(plan.describe(), markup=False)
         return 0
-    result = run(plan, executor, echo=_echo, on_staging=workspace.session(repo.root).note_external)
+    result = run(plan, backend.executor, echo=_echo, on_staging=workspace.session(repo.root).note_external)
     if result.extra_outputs:
         kept = component.outputs_extra == "keep"
         err.print(
@@ -95,9 +81,3 @@ def command(
         markup=False,
     )
     return 0
-
-
-def raise_missing_image(name: str, image: str) -> None:
-    from r2o.errors import NotFoundError
-
-    raise NotFoundError(f"image {image} for {name} is not built", hint=f"run: r2o build {name}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from r2o.cli.context import State, err, out, pass_state, print_json
-from r2o.cli.jobs import aws_options, queue_option, target
+from r2o.cli.options import aws_options, queue_option, target
 from r2o.render.batch import DEFAULT_NAME_PREFIX
 from r2o.run.plan import parse_assignments
 

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from r2o import backends, changes
+from r2o import changes
 from r2o.cli.context import State, err, out, pass_state, print_json
 from r2o.errors import UsageError
 from r2o.golden import junit, runner
+from r2o.run.backend import prepare
 
 MISMATCH = 1
 
@@ -89,12 +90,12 @@ def command(
     verdicts: list[runner.CaseVerdict] = []
     for name in targets:
         component = repo.component(name)
-        backend = backends.prepare(repo, name, native=native, build_missing=True)
+        backend = prepare(repo, [name], native=native, build_missing=True)
         verdicts += runner.check_component(
             repo,
             component,
             backend.executor,
-            backend.image,
+            backend.image(name),
             case=case,
             repeat=repeat,
             on_verdict=None if as_json else _show,

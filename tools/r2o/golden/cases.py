@@ -100,19 +100,8 @@ def load_case(component: Component, folder: Path) -> Case:
     data = doc.data
     out: list[Problem] = []
     for key, value in data.get("parameters", {}).items():
-        if key not in component.parameters:
-            out.append(
-                Problem(
-                    path,
-                    f"parameters.{key}",
-                    f"{component.name} has no parameter '{key}'",
-                    doc.line(("parameters", key)),
-                    did_you_mean(key, component.parameters),
-                )
-            )
-            continue
         try:
-            component.parameters[key].parse(_text(value))
+            component.parse_parameters({key: _text(value)})
         except UsageError as exc:
             out.append(
                 Problem(path, f"parameters.{key}", exc.message, doc.line(("parameters", key)), exc.hint)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
+from r2o import fs
 from r2o.golden.runner import ERROR, PASS, CaseVerdict
 
 
@@ -53,8 +52,4 @@ def to_xml(verdicts: Sequence[CaseVerdict], suite: str = "r2o-golden") -> bytes:
 
 def write(path: Path, verdicts: Sequence[CaseVerdict]) -> None:
     """Write atomically: CodeBuild never reads half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(to_xml(verdicts))
-    os.replace(tmp, path)
+    fs.atomic_write(path, to_xml(verdicts))

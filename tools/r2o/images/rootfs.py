@@ -23,10 +23,10 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from r2o import fs
 from r2o.errors import BuildError, EngineError, InputError, NotFoundError
 
 DEFAULT_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
@@ -183,14 +183,11 @@ def build_rootfs(
     out.parent.mkdir(parents=True, exist_ok=True)
     argv = mmdebstrap_argv(recipe, sources=sources, hook_dir=MERGED_USR_HOOKS)
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(source_date_epoch), "LC_ALL": "C.UTF-8"}
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as stdout:
-            try:
-                proc = subprocess.run(argv, stdout=stdout, stderr=subprocess.PIPE, env=env, check=False)
-            except OSError as exc:
-                raise EngineError(f"cannot run mmdebstrap: {exc}", hint="apt-get install mmdebstrap") from exc
+    with fs.atomic_writer(out) as stdout:
+        try:
+            proc = subprocess.run(argv, stdout=stdout, stderr=subprocess.PIPE, env=env, check=False)
+        except OSError as exc:
+            raise EngineError(f"cannot run mmdebstrap: {exc}", hint="apt-get install mmdebstrap") from exc
         if proc.returncode != 0:
             stderr = proc.stderr.decode("utf-8", errors="replace")
             raise BuildError(
@@ -199,8 +196,4 @@ def build_rootfs(
                 hint="check that the mirror in the apt sources file answers (apt-get update) and that "
                 "every package in rootfs.include exists in that suite",
             )
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out

@@ -14,9 +14,10 @@ from __future__ import annotations
 import bisect
 import hashlib
 import os
-import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from r2o import git
 
 SCHEME = "r2o-tag-v1"
 HEX_DIGITS = 12
@@ -47,17 +48,9 @@ class SourceIndex:
 
 
 def _git_files(root: Path) -> list[str] | None:
-    if not (root / ".git").exists():
+    names = git.work_tree_files(root)
+    if names is None:
         return None
-    try:
-        proc = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            capture_output=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    names = [n for n in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
     # --cached lists files deleted from the work tree but not yet from the index: skip them.
     return [n for n in names if not _skipped(n) and (root / n).is_file()]
 

@@ -34,19 +34,20 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from r2o import fs, workspace
-from r2o.errors import NotFoundError, PipelineError, R2OError, RunError
+from r2o import fs, git
+from r2o.errors import PipelineError, R2OError, RunError
 from r2o.manifest import Component, Parameter
 from r2o.pipeline.cache import Hasher, TaskCache, link_tree, task_key
 from r2o.pipeline.plan import Task, TaskGraph, TaskInput
 from r2o.pipeline.provenance import Provenance, cache_key_of
 from r2o.repo import Repository
+from r2o.run.backend import Backend, prepare
 from r2o.run.plan import make_plan
-from r2o.run.runner import Executor, run
+from r2o.run.runner import run
 
 REPORT_FILE = "report.json"
 
@@ -131,17 +132,6 @@ class RunReport:
         }
 
 
-@dataclass(frozen=True)
-class Backend:
-    """How tasks execute: one executor, and the image (tag, digest) of each component."""
-
-    name: str
-    executor: Executor
-    images: Mapping[str, str]  # component -> image reference (content tag)
-    digests: Mapping[str, str] = field(default_factory=dict)
-    native: bool = False
-
-
 def run_dir_for(repo: Repository, graph: TaskGraph) -> Path:
     return repo.root / ".r2o" / "pipelines" / graph.pipeline.name / graph.run_name
 
@@ -151,34 +141,12 @@ def cache_root(repo: Repository) -> Path:
 
 
 def make_backend(repo: Repository, graph: TaskGraph, *, native: bool) -> Backend:
-    """The Docker (default) or native backend; Docker needs every image built already."""
+    """The Docker (default) or native backend of every component in ``graph``; Docker needs every
+    image built already. Image tags are known natively too: task cache keys hold them."""
     from r2o.images.plan import ImageGraph
 
-    images_graph = ImageGraph.from_repo(repo)
     components = sorted({t.component for t in graph.tasks})
-    images = {c: images_graph.ref(c) for c in components}
-    if native:
-        from r2o.run.native import NativeExecutor
-
-        return Backend("native", NativeExecutor(repo.root), images, {c: "native" for c in components}, True)
-    from r2o.images.engine import Engine
-    from r2o.run.docker import DockerExecutor
-
-    engine = Engine.connect()
-    digests: dict[str, str] = {}
-    missing = []
-    for comp, ref in images.items():
-        image = engine.image(ref)
-        if image is None:
-            missing.append(comp)
-        else:
-            digests[comp] = str(image.id)
-    if missing:
-        raise NotFoundError(
-            f"images not built for: {', '.join(missing)}",
-            hint=f"run: r2o build {' '.join(missing)}  (or r2o build --all)",
-        )
-    return Backend("docker", DockerExecutor(engine, workspace.session(repo.root)), images, digests)
+    return prepare(repo, components, native=native, build_missing=False, graph=ImageGraph.from_repo(repo))
 
 
 class LocalRun:
@@ -594,9 +562,7 @@ class LocalRun:
             started_at=started_at,
             interrupted=interrupted,
         )
-        tmp = self.run_dir / f".{REPORT_FILE}.tmp"
-        tmp.write_text(json.dumps(report.as_dict(), indent=2) + "\n", "utf-8")
-        os.replace(tmp, self.run_dir / REPORT_FILE)
+        fs.atomic_write(self.run_dir / REPORT_FILE, json.dumps(report.as_dict(), indent=2) + "\n")
         return report
 
     @staticmethod
@@ -614,9 +580,7 @@ def run_pipeline(
     jobs: int | None,
     on_event: Callable[[Event], None] | None = None,
 ) -> RunReport:
-    from r2o.render.batch import head_commit
-
     backend = make_backend(repo, graph, native=native)
     return LocalRun(
-        repo, graph, backend, jobs=jobs, on_event=on_event, git_commit=head_commit(repo.root)
+        repo, graph, backend, jobs=jobs, on_event=on_event, git_commit=git.head_commit(repo.root)
     ).execute()

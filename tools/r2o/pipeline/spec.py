@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from r2o import names, schema, strict_yaml
-from r2o.errors import ManifestError, NotFoundError, Problem, did_you_mean
+from r2o.errors import ManifestError, NotFoundError, Problem, UsageError, did_you_mean
 from r2o.manifest import Component, DataSpec
 from r2o.repo import PIPELINES, Repository
 from r2o.strict_yaml import YamlDocument
@@ -230,12 +230,10 @@ class _Checker:
         comp = step.component
         for key, value in step.parameters.items():
             at = ("steps", step.name, "parameters", key)
-            if key not in comp.parameters:
-                self.add(
-                    at,
-                    f"{comp.name} has no parameter '{key}'",
-                    did_you_mean(key, comp.parameters) or f"{comp.name} takes: {', '.join(comp.parameters)}",
-                )
+            try:
+                comp.parameter(key)
+            except UsageError as exc:
+                self.add(at, exc.message, exc.hint)
                 continue
             if isinstance(value, str) and _VAR.search(value):
                 for var in _VAR.findall(value):

@@ -29,7 +29,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -38,9 +37,16 @@ from typing import Any
 from r2o import names
 from r2o.errors import UsageError
 from r2o.images.plan import ImageGraph
-from r2o.manifest import DEFAULT_STORAGE_MIB, INPUT_ROOT, OUTPUT_ROOT, Component, Parameter
+from r2o.manifest import (
+    DEFAULT_PIDS_LIMIT,
+    DEFAULT_STORAGE_MIB,
+    INPUT_ROOT,
+    OUTPUT_ROOT,
+    TMPFS_MIB,
+    Component,
+    Parameter,
+)
 from r2o.repo import Repository
-from r2o.run.plan import DEFAULT_PIDS_LIMIT, TMPFS_MIB
 
 DATA_ROOT = PurePosixPath("/data")
 DATA_VOLUME = "data"  # the whole data root at /data (a single access point)
@@ -311,21 +317,6 @@ def payload_hash(payload: Mapping[str, Any]) -> str:
         k: v for k, v in payload.get("tags", {}).items() if k not in (TAG_DEFINITION_HASH, TAG_GIT_COMMIT)
     }
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def head_commit(root: Path) -> str:
-    """``git rev-parse HEAD`` of ``root``, or "unknown" outside git (tags must still render)."""
-    try:
-        proc = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
-        return "unknown"
-    return proc.stdout.strip() or "unknown"
 
 
 def render_all(repo: Repository, names: Sequence[str], options: BatchOptions) -> list[JobDefinition]:

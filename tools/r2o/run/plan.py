@@ -8,13 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r2o.errors import InputError, UsageError, did_you_mean
+from r2o.errors import InputError, UsageError
 from r2o.fs import kind_of
-from r2o.manifest import DEFAULT_STORAGE_MIB, OUTPUT_ROOT, Component
+from r2o.manifest import DEFAULT_PIDS_LIMIT, DEFAULT_STORAGE_MIB, OUTPUT_ROOT, TMPFS_MIB, Component
 from r2o.run.secret_env import secret_environment
-
-DEFAULT_PIDS_LIMIT = 512
-TMPFS_MIB = 256
 
 
 @dataclass(frozen=True)
@@ -97,15 +94,7 @@ def make_plan(
 ) -> RunPlan:
     """Check parameters and inputs against the manifest and resolve the command; the component's
     ``secrets:`` are read from ``environ`` (default: this process's environment)."""
-    typed: dict[str, Any] = {}
-    for key, text in parameters.items():
-        if key not in component.parameters:
-            hint = did_you_mean(key, component.parameters) or (
-                f"{component.name} takes: {', '.join(component.parameters) or 'no parameters'}"
-            )
-            raise UsageError(f"{component.name} has no parameter '{key}'", hint=hint)
-        typed[key] = component.parameters[key].parse(text)
-    values = component.resolve_parameters(typed)
+    values = component.resolve_parameters(component.parse_parameters(parameters))
     mounts: list[Mount] = []
     for key in inputs:
         component.input(key)  # raises with a hint for unknown names
