@@ -23,10 +23,11 @@ venv: $(STAMP)  ## Create or refresh .venv with r2o and its dev tools
 engine:  ## Make a Docker engine answer (installs Debian's docker.io when needed)
 	@bash ci/engine.sh
 
-lint: venv  ## ruff and mypy --strict
+lint: venv  ## ruff, mypy --strict, and the import contracts of the house (lint-imports)
 	$(VENV)/bin/ruff check tools tests benchmarks components libs
 	$(VENV)/bin/ruff format --check tools tests benchmarks components libs
 	$(VENV)/bin/mypy --strict tools/r2o
+	$(VENV)/bin/lint-imports
 
 unit: venv  ## The fast tier: no Docker, no services, in parallel
 	$(PYTEST) -q -n auto -m "not docker and not slow and not integration"
