@@ -8,18 +8,24 @@ tasks it waits for. Tasks are listed in a valid execution order.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
-from r2o.errors import UsageError
-from r2o.manifest import Parameter
+from r2o import strict_yaml
+from r2o.errors import ManifestError, Problem, R2OError, UsageError
+from r2o.manifest import Component, Parameter
 from r2o.pipeline.spec import PREVIOUS, Pipeline, Step
+from r2o.strict_yaml import YamlDocument, format_path
 
 # A century, leap days included (256,200 AQcast tasks, planned in about 15 s): a longer period is
 # several runs. Batch ranges past 10,000 days (its array limit) are split into chunks.
 MAX_DAYS = 36_600
+# A symbolic day and the day before it (see step_template); the Batch launcher substitutes them.
+DAY = "@DAY@"
+PREVIOUS_DAY = "@PREV@"
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,8 @@ def substitute(text: str, variables: Mapping[str, str]) -> str:
 
 
 def make_graph(pipeline: Pipeline, start: dt.date, days: int) -> TaskGraph:
+    """The task graph of ``pipeline`` over ``days`` days from ``start``; every task's parameters are
+    checked against its component (a ManifestError naming the task, parameter and pipeline file)."""
     if not 1 <= days <= MAX_DAYS:
         raise UsageError(
             f"--days {days} is outside 1-{MAX_DAYS}",
@@ -146,53 +154,140 @@ def make_graph(pipeline: Pipeline, start: dt.date, days: int) -> TaskGraph:
         )
     graph = TaskGraph(pipeline, start, days)
     dates = graph.dates
-    base_vars = {"start": dates[0], "end": dates[-1]}
     tasks: list[Task] = []
     for step in pipeline.steps.values():
-        for i, day in enumerate(dates if step.per_day else [None]):
-            variables = {**base_vars, **({"day": day} if day is not None else {})}
-            params = {
-                k: substitute(v, variables) if isinstance(v, str) else Parameter.format(v)
-                for k, v in step.parameters.items()
-            }
-            inputs: list[TaskInput] = []
-            deps: list[str] = []
-            for name, b in step.inputs.items():
-                if b.pipeline is not None:
-                    pin = pipeline.inputs[b.pipeline]
-                    inputs.append(TaskInput(name, (Source(path=substitute(pin.path, variables)),)))
-                    continue
-                assert b.step is not None and b.output is not None
-                producer = pipeline.steps[b.step]
-                if b.collect:
-                    sources = tuple(Source(task=task_id(producer, d), output=b.output, day=d) for d in dates)
-                    inputs.append(TaskInput(name, sources, collect=True))
-                    deps.extend(s.task for s in sources if s.task is not None)
-                    continue
-                src_day: str | None
-                if b.day == PREVIOUS:
-                    if i == 0:
-                        continue  # the first day has no previous day: the optional input stays unbound
-                    src_day = dates[i - 1]
-                else:
-                    src_day = day if producer.per_day else None
-                source = Source(task=task_id(producer, src_day), output=b.output, day=src_day)
-                inputs.append(TaskInput(name, (source,)))
-                assert source.task is not None
-                deps.append(source.task)
-            tasks.append(
-                Task(
-                    id=task_id(step, day),
-                    step=step.name,
-                    component=step.component.name,
-                    day=day,
-                    parameters=params,
-                    inputs=tuple(inputs),
-                    deps=tuple(dict.fromkeys(deps)),
-                    vcpus=float(step.component.resources.vcpus),
-                )
+        if step.per_day:
+            tasks.extend(
+                _task(pipeline, step, dates, day, dates[i - 1] if i else None) for i, day in enumerate(dates)
             )
+        else:
+            tasks.append(_task(pipeline, step, dates, None, None))
+    check_parameters(pipeline, tasks)
     return TaskGraph(pipeline, start, days, _topological(tasks))
+
+
+def step_template(graph: TaskGraph, step: Step) -> Task:
+    """The task of a ``foreach: day`` step for a symbolic day: :data:`DAY` where a task holds its day,
+    :data:`PREVIOUS_DAY` where it holds the day before. Built by the code that builds every task, so an
+    array job whose children learn their day at run time (AWS Batch) shares the graph's interpretation;
+    its parameters are not checked (the real tasks are)."""
+    return _task(graph.pipeline, step, graph.dates, DAY, PREVIOUS_DAY)
+
+
+def _task(pipeline: Pipeline, step: Step, dates: list[str], day: str | None, previous: str | None) -> Task:
+    """The task of ``step`` on ``day`` (None: a once-only step); ``previous`` is the day before, None on
+    the first day of the range (a ``day: previous`` input is then unbound)."""
+    variables = {"start": dates[0], "end": dates[-1], **({"day": day} if day is not None else {})}
+    params = {
+        k: substitute(v, variables) if isinstance(v, str) else Parameter.format(v)
+        for k, v in step.parameters.items()
+    }
+    inputs: list[TaskInput] = []
+    deps: list[str] = []
+    for name, b in step.inputs.items():
+        if b.pipeline is not None:
+            pin = pipeline.inputs[b.pipeline]
+            inputs.append(TaskInput(name, (Source(path=substitute(pin.path, variables)),)))
+            continue
+        assert b.step is not None and b.output is not None
+        producer = pipeline.steps[b.step]
+        if b.collect:
+            sources = tuple(Source(task=task_id(producer, d), output=b.output, day=d) for d in dates)
+            inputs.append(TaskInput(name, sources, collect=True))
+            deps.extend(s.task for s in sources if s.task is not None)
+            continue
+        src_day: str | None
+        if b.day == PREVIOUS:
+            if previous is None:
+                continue  # the first day has no previous day: the optional input stays unbound
+            src_day = previous
+        else:
+            src_day = day if producer.per_day else None
+        source = Source(task=task_id(producer, src_day), output=b.output, day=src_day)
+        inputs.append(TaskInput(name, (source,)))
+        assert source.task is not None
+        deps.append(source.task)
+    return Task(
+        id=task_id(step, day),
+        step=step.name,
+        component=step.component.name,
+        day=day,
+        parameters=params,
+        inputs=tuple(inputs),
+        deps=tuple(dict.fromkeys(deps)),
+        vcpus=float(step.component.resources.vcpus),
+    )
+
+
+def check_parameters(pipeline: Pipeline, tasks: Sequence[Task]) -> None:
+    """Parse every task's parameters as its component's run will (``${day}``, ``${start}`` and ``${end}``
+    substituted), for every backend, before anything runs. One located problem per step and parameter
+    (its first bad task, and how many more), all of them in one ManifestError."""
+    varying = {
+        step.name: {k for k, v in step.parameters.items() if isinstance(v, str) and "${" in v}
+        for step in pipeline.steps.values()
+    }
+    constant: dict[tuple[str, str], str] = {}  # a value without variables: checked once per step
+    bad: dict[tuple[str, str], tuple[Task, str, int]] = {}  # the first bad task, and how many more
+    for task in tasks:
+        component = pipeline.steps[task.step].component
+        for name, text in task.parameters.items():
+            key = (task.step, name)
+            problem = constant.get(key)
+            if problem is None:
+                problem = _problem(component, name, text)
+                if name not in varying[task.step]:
+                    constant[key] = problem
+            if problem:
+                first = bad.get(key)
+                bad[key] = (task, problem, 0) if first is None else (first[0], first[1], first[2] + 1)
+    if not bad:
+        return
+    file = _shown(pipeline.file)
+    doc = _document(pipeline.file)
+    problems = []
+    for (step, name), (task, problem, more) in bad.items():
+        at = ("steps", step, "parameters", name)
+        also = f" (and {more} more task{'s' if more != 1 else ''} of step {step})" if more else ""
+        problems.append(
+            Problem(
+                file,
+                format_path(at),
+                f"task {task.id}: {problem}{also}",
+                doc.line(at) if doc is not None else None,
+                "the value, once ${day}, ${start} and ${end} are substituted, must fit the parameter's "
+                f"type and bounds in {pipeline.steps[step].component.name}'s component.yaml",
+            )
+        )
+    raise ManifestError(problems, hint="fix the pipeline, then run: r2o pipeline plan " + pipeline.name)
+
+
+def _problem(component: Component, name: str, text: str) -> str:
+    """ "" when ``text`` parses as ``component``'s parameter ``name``, else what is wrong with it."""
+    param = component.parameters.get(name)
+    if param is None:
+        return f"{component.name} has no parameter '{name}'"
+    try:
+        param.parse(text)
+    except UsageError as exc:
+        return exc.message
+    return ""
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working directory when under it (as the user named it), else absolute."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
+def _document(path: Path) -> YamlDocument | None:
+    """The pipeline file again, for the line of a field (None when it cannot be read any more)."""
+    try:
+        return strict_yaml.load(path)
+    except (R2OError, OSError):
+        return None
 
 
 def _topological(tasks: list[Task]) -> tuple[Task, ...]:
