@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from r2o.cli.context import State, err, out, pass_state, print_json

@@ -2,22 +2,27 @@
 
 Design (pure data; ``submit`` is the only function that calls AWS):
 
-- One array job per ``foreach: day`` step and chunk of at most 10,000 days (Batch's array limit);
-  child i of chunk c is day ``chunk_start + i``. A once-only step is a plain job. A one-day chunk is
-  a plain job too (arrays have at least 2 children); its index defaults to 0.
-- Dependencies: a per-day input from a per-day step is ``N_TO_N`` on that step's job of the same
-  chunk; the day-to-day chain (``day: previous`` of the step itself) is ``SEQUENTIAL`` plus a plain
-  dependency on its own previous chunk; a fan-in (``collect: all``) and inputs from once-only steps are
-  plain dependencies. At most 20 ``dependsOn`` per job (checked). AQcast over 365 days: 7 calls.
+- The array jobs group the tasks of the :class:`~r2o.pipeline.plan.TaskGraph` (the graph the local
+  executor runs): the tasks of a ``foreach: day`` step over a chunk of at most 10,000 consecutive
+  days (Batch's array limit) are one array job, child ``i`` the chunk's ``i``-th day; a once-only
+  step is a plain job. A one-day chunk is a plain job too (arrays have at least 2 children).
+- Dependencies come from the tasks' ``deps``: children that wait for the child of the same index of
+  another array job of the same size make ``N_TO_N``; a child waiting for the child before it in
+  its own job makes ``SEQUENTIAL`` (the day-to-day chain); any other wait is a plain dependency on
+  the whole job (a fan-in, a once-only producer, the previous chunk). At most 20 ``dependsOn`` per
+  job (checked). AQcast over 365 days: 7 calls.
 - Paths: array children share one command, and a component's container paths are fixed
   (/data/input/..., /data/output/...). So each component gets a pipeline job definition derived from
   its rendered one (``r2o.render.batch``): the shared data lake (EFS root or a host path) is mounted
   at /data/lake, and /data/input and /data/output are per-task tmpfs mounts. The SubmitJob's
-  ``containerOverrides.command`` runs :data:`LAUNCHER`, a POSIX sh script that derives the day from
-  ``AWS_BATCH_JOB_ARRAY_INDEX`` and the chunk's first day (GNU date is in the images), copies that
-  day's inputs from the lake into /data/input (an optional input absent on the first day is
-  skipped), runs the component's command with ``@DAY@`` replaced, then copies /data/output into
-  ``/data/lake/<run>/<step>/<day>/`` through a temporary directory and one ``mv`` (atomic on EFS).
+  ``containerOverrides.command`` runs the :mod:`r2o.pipeline.launcher` script, which learns its day
+  from its array index, copies that day's inputs from the lake into /data/input, runs the
+  component's command with ``@DAY@`` replaced, then moves /data/output into
+  ``/data/lake/<run>/<task id>/`` (``<step>/<day>`` or ``<step>``).
+- One command per job, exact for every child: the command is the step's task for a symbolic day
+  (:func:`~r2o.pipeline.plan.step_template`), and :func:`make_plan` checks that substituting each
+  child's day gives exactly that child's task: its inputs, its output folder and the argv a local
+  run of the task would have (its parameters typed as ``r2o run`` types them).
 - Lake layout: ``pipelines/<name>/<start>+<days>d/<step>/<day>/<file>``, the local run directory's
   layout; pipeline inputs are read at their (repository-relative) path under the lake.
 """
@@ -33,9 +38,12 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from r2o.errors import UsageError
+from r2o.images.plan import ImageGraph
 from r2o.manifest import Component
-from r2o.pipeline.plan import TaskGraph, substitute
-from r2o.pipeline.spec import PREVIOUS, Step
+from r2o.pipeline import launcher, spec
+from r2o.pipeline.launcher import LAUNCHER as LAUNCHER  # re-exported: tests and docs name batch.LAUNCHER
+from r2o.pipeline.launcher import day_of as day_of
+from r2o.pipeline.plan import DAY, PREVIOUS_DAY, Source, Task, TaskGraph, make_graph, step_template
 from r2o.render.batch import (
     DATA_VOLUMES,
     TAG_DEFINITION_HASH,
@@ -48,58 +56,16 @@ from r2o.render.batch import (
 if TYPE_CHECKING:
     from mypy_boto3_batch import BatchClient
 
+    from r2o.aws.session import AwsTarget
+    from r2o.repo import Repository
+
 MAX_ARRAY_SIZE = 10_000
 MAX_DEPENDS_ON = 20
 LAKE = PurePosixPath("/data/lake")
 LAKE_VOLUME = "lake"
 TASK_DIRS = ("/data/input", "/data/output")
-DAY = "@DAY@"
 TAG_PIPELINE = "r2o:pipeline"
-
-# $0 = r2o-task; $1 = the chunk's first day; $2 = the run's folder in the lake; then input/output
-# specs up to "--"; then the component's command.
-LAUNCHER = r"""set -eu
-start=$1; run=$2; shift 2
-# an array child's job id is <parent id>:<index> (the fallback where the variable is not set, e.g. moto)
-case ${AWS_BATCH_JOB_ID:-} in *:*) idx=${AWS_BATCH_JOB_ID##*:};; *) idx=0;; esac
-idx=${AWS_BATCH_JOB_ARRAY_INDEX:-$idx}
-day=$(date -u -d "$start + $idx days" +%F)
-prev=$(date -u -d "$day - 1 day" +%F)
-sub() { printf '%s' "$1" | sed -e "s|@DAY@|$day|g" -e "s|@PREV@|$prev|g" -e "s|@RUN@|$run|g"; }
-out=""; cap=0
-while [ "$1" != "--" ]; do
-  case $1 in
-    in|opt)
-      src=$(sub "$3")
-      if [ -e "$src" ]; then mkdir -p "$(dirname "$2")"; cp -R "$src" "$2"
-      elif [ "$1" = in ]; then echo "r2o-task: input $src does not exist" >&2; exit 66; fi
-      shift 3;;
-    all)
-      mkdir -p "$2"; i=0
-      while [ "$i" -lt "$4" ]; do
-        d=$(date -u -d "$5 + $i days" +%F)
-        s=$(printf '%s' "$3" | sed -e "s|@D@|$d|g" -e "s|@RUN@|$run|g"); b=$(basename "$s")
-        cp "$s" "$2/${b%.*}_$d.${b##*.}"; i=$((i + 1))
-      done
-      shift 5;;
-    out) out=$(sub "$2"); shift 2;;
-    stdout) cap=1; shift;;
-    *) echo "r2o-task: bad spec $1" >&2; exit 64;;
-  esac
-done
-shift
-n=$#; i=0
-while [ "$i" -lt "$n" ]; do
-  a=$1; shift
-  case $a in *@DAY@*) a=$(printf '%s' "$a" | sed "s|@DAY@|$day|g");; esac
-  set -- "$@" "$a"; i=$((i + 1))
-done
-echo "r2o-task: day $day -> $out" >&2
-if [ "$cap" = 1 ]; then "$@" > /data/output/stdout.txt; cat /data/output/stdout.txt; else "$@"; fi
-tmp="$(dirname "$out")/.$(basename "$out").partial.$$"
-rm -rf "$tmp"; mkdir -p "$tmp"; cp -R /data/output/. "$tmp"/
-rm -rf "$out"; mv "$tmp" "$out"
-"""
+N_TO_N = "N_TO_N"
 
 
 @dataclass(frozen=True)
@@ -205,6 +171,16 @@ def definition_for(component: Component, image: str, options: BatchOptions, pipe
     return JobDefinition(component.name, base.manifest_path, payload)
 
 
+@dataclass(frozen=True)
+class _Group:
+    """The tasks of one job, child ``i`` = ``tasks[i]``."""
+
+    name: str
+    step: str
+    tasks: tuple[Task, ...]
+    per_day: bool
+
+
 def make_plan(graph: TaskGraph, images: Mapping[str, str], options: BatchOptions) -> BatchPlan:
     """``images``: component name -> image reference in the registry."""
     pipeline = graph.pipeline
@@ -219,97 +195,181 @@ def make_plan(graph: TaskGraph, images: Mapping[str, str], options: BatchOptions
             )
         if comp.name not in definitions:
             definitions[comp.name] = definition_for(comp, images[comp.name], options, pipeline.name)
-    dates = graph.dates
-    chunks = [dates[i : i + MAX_ARRAY_SIZE] for i in range(0, len(dates), MAX_ARRAY_SIZE)]
-    names: dict[tuple[str, int], str] = {}
+    groups = _groups(graph)
+    where = {task.id: (g, i) for g, group in enumerate(groups) for i, task in enumerate(group.tasks)}
     jobs: list[ArrayJob] = []
-    for step in pipeline.steps.values():
-        for c, chunk in enumerate(chunks if step.per_day else [dates]):
-            name = f"{pipeline.name}-{step.name}" + (f"-{c}" if step.per_day and len(chunks) > 1 else "")
-            names[(step.name, c)] = name
-            depends: list[tuple[str, str | None]] = []
-            sequential = False
-            for b in step.inputs.values():
-                if b.step is None:
-                    continue
-                producer = pipeline.steps[b.step]
-                if b.collect:
-                    depends += [(names[(producer.name, k)], None) for k in range(len(chunks))]
-                elif not producer.per_day:
-                    depends.append((names[(producer.name, 0)], None))
-                elif b.day == PREVIOUS and producer.name == step.name:
-                    sequential = True
-                    if c > 0:
-                        depends.append((names[(step.name, c - 1)], None))
-                elif b.day == PREVIOUS:
-                    # another step's previous day: wait for its whole chunk (and the one before)
-                    depends.append((names[(producer.name, c)], None))
-                    if c > 0:
-                        depends.append((names[(producer.name, c - 1)], None))
-                else:
-                    depends.append((names[(producer.name, c)], "N_TO_N" if len(chunk) > 1 else None))
-            unique = list(dict.fromkeys(depends))
-            if len(unique) > MAX_DEPENDS_ON:
-                raise UsageError(
-                    f"job {name} would need {len(unique)} dependencies; AWS Batch allows {MAX_DEPENDS_ON}",
-                    hint="submit a shorter date range",
-                )
-            first = chunk[0]
-            jobs.append(
-                ArrayJob(
-                    name=name,
-                    step=step.name,
-                    definition=definitions[step.component.name].name,
-                    first_day=first,
-                    size=len(chunk) if step.per_day else 1,
-                    command=_command(step, graph, first, lake_run),
-                    depends_on=tuple(unique),
-                    sequential=sequential,
-                    tags={
-                        TAG_PIPELINE: pipeline.name,
-                        "r2o:step": step.name,
-                        "r2o:component": step.component.name,
-                    },
-                )
+    for g, group in enumerate(groups):
+        depends, sequential = _dependencies(graph, groups, g, where)
+        component = pipeline.steps[group.step].component
+        jobs.append(
+            ArrayJob(
+                name=group.name,
+                step=group.step,
+                definition=definitions[component.name].name,
+                first_day=group.tasks[0].day or graph.dates[0],
+                size=len(group.tasks),
+                command=_command(graph, group, lake_run, where),
+                depends_on=depends,
+                sequential=sequential,
+                tags={TAG_PIPELINE: pipeline.name, "r2o:step": group.step, "r2o:component": component.name},
             )
+        )
     return BatchPlan(graph, tuple(definitions.values()), tuple(jobs), lake_run)
 
 
-def _command(step: Step, graph: TaskGraph, first_day: str, lake_run: str) -> tuple[str, ...]:
-    pipeline = graph.pipeline
+def _groups(graph: TaskGraph) -> list[_Group]:
+    """The graph's tasks as jobs: per step (in the pipeline's order), chunks of consecutive days."""
+    by_step: dict[str, list[Task]] = {name: [] for name in graph.pipeline.steps}
+    for task in graph.tasks:
+        by_step[task.step].append(task)
+    chunked = graph.days > MAX_ARRAY_SIZE
+    groups: list[_Group] = []
+    for name, tasks in by_step.items():
+        base = f"{graph.pipeline.name}-{name}"
+        if not graph.pipeline.steps[name].per_day:
+            groups.append(_Group(base, name, tuple(tasks), per_day=False))
+            continue
+        tasks.sort(key=lambda t: t.day or "")
+        for c in range(0, len(tasks), MAX_ARRAY_SIZE):
+            chunk = tuple(tasks[c : c + MAX_ARRAY_SIZE])
+            first = chunk[0].day or ""
+            if [t.day for t in chunk] != [day_of(first, i) for i in range(len(chunk))]:
+                raise AssertionError(f"step {name}: the days of the tasks from {first} are not consecutive")
+            suffix = f"-{c // MAX_ARRAY_SIZE}" if chunked else ""
+            groups.append(_Group(base + suffix, name, chunk, per_day=True))
+    return groups
+
+
+def _dependencies(
+    graph: TaskGraph, groups: Sequence[_Group], g: int, where: Mapping[str, tuple[int, int]]
+) -> tuple[tuple[tuple[str, str | None], ...], bool]:
+    """``dependsOn`` of job ``g`` (in the order its tasks name them), and whether it is SEQUENTIAL."""
+    group = groups[g]
+    size = len(group.tasks)
+    aligned: dict[int, bool] = {}  # producer job -> every wait so far is child i -> its child i
+    sequential = False
+    for i, task in enumerate(group.tasks):
+        for dep in task.deps:
+            p, j = where[dep]
+            if p == g:
+                if j != i - 1:
+                    raise UsageError(
+                        f"{graph.pipeline.file}: task {task.id} waits for {dep} of the same array job; "
+                        "on AWS Batch a child can wait only for the child before it (SEQUENTIAL)",
+                        hint=f"run the pipeline locally: r2o pipeline run {graph.pipeline.name}",
+                    )
+                sequential = True
+                continue
+            same = size > 1 and len(groups[p].tasks) == size and j == i
+            aligned[p] = aligned.get(p, True) and same
+    depends = tuple((groups[p].name, N_TO_N if same else None) for p, same in aligned.items())
+    if len(depends) > MAX_DEPENDS_ON:
+        raise UsageError(
+            f"job {group.name} would need {len(depends)} dependencies; AWS Batch allows {MAX_DEPENDS_ON}",
+            hint="submit a shorter date range",
+        )
+    return depends, sequential and size > 1
+
+
+def _command(
+    graph: TaskGraph, group: _Group, lake_run: str, where: Mapping[str, tuple[int, int]]
+) -> tuple[str, ...]:
+    """The launcher command of ``group``, checked to give each child exactly its task."""
+    step = graph.pipeline.steps[group.step]
     comp = step.component
-    dates = graph.dates
-    variables = {"start": dates[0], "end": dates[-1], "day": DAY}
+    template = step_template(graph, step) if group.per_day else group.tasks[0]
+    # an input some children lack (day: previous, on the first day) is copied only where it exists
+    everywhere = {tin.name for tin in template.inputs}
+    for task in group.tasks:
+        everywhere &= {tin.name for tin in task.inputs}
     specs: list[str] = []
-    for key, b in step.inputs.items():
-        spec = comp.input(key)
-        if b.pipeline is not None:
-            path = substitute(pipeline.inputs[b.pipeline].path, variables)
-            specs += ["in", spec.path, f"{LAKE}/{path.lstrip('/')}"]
+    for tin in template.inputs:
+        spec = comp.input(tin.name)
+        if tin.collect:
+            specs += ["all", spec.path, *_collected(graph, tin.sources)]
             continue
-        assert b.step is not None and b.output is not None
-        producer = pipeline.steps[b.step]
-        filename = producer.component.output(b.output).filename
-        if b.collect:
-            specs += [
-                "all",
-                spec.path,
-                f"{LAKE}/@RUN@/{producer.name}/@D@/{filename}",
-                str(graph.days),
-                dates[0],
-            ]
-            continue
-        day = "@PREV@" if b.day == PREVIOUS else (DAY if producer.per_day else "")
-        where = f"{LAKE}/@RUN@/{producer.name}" + (f"/{day}" if day else "") + f"/{filename}"
-        specs += ["opt" if b.day == PREVIOUS or not spec.required else "in", spec.path, where]
-    specs += ["out", f"{LAKE}/@RUN@/{step.name}" + (f"/{DAY}" if step.per_day else "")]
+        kind = "in" if spec.required and tin.name in everywhere else "opt"
+        specs += [kind, spec.path, _lake_path(graph, tin.sources[0])]
+    out = f"{LAKE}/{launcher.RUN}/{template.id}"
+    specs += ["out", out]
     if any(o.is_stdout for o in comp.outputs):
         specs.append("stdout")
-    values: dict[str, Any] = {n: p.default for n, p in comp.parameters.items() if p.default is not None}
-    for k, v in step.parameters.items():
-        values[k] = substitute(v, variables) if isinstance(v, str) else v
-    argv = comp.command_with(values)
-    return ("sh", "-c", LAUNCHER, "r2o-task", first_day, lake_run, *specs, "--", *argv)
+    # typed as a run types them; a value holding the symbolic day is the day's text, a date or a string
+    typed = {k: v if DAY in v else comp.parameters[k].parse(v) for k, v in template.parameters.items()}
+    argv = comp.command_with(comp.resolve_parameters(typed))
+    for task in group.tasks:
+        _check_child(graph, task, template, argv, out, where)
+    return launcher.command(group.tasks[0].day or graph.dates[0], lake_run, tuple(specs), argv)
+
+
+def _check_child(
+    graph: TaskGraph,
+    task: Task,
+    template: Task,
+    argv: tuple[str, ...],
+    out: str,
+    where: Mapping[str, tuple[int, int]],
+) -> None:
+    """The launcher's view of ``task`` (the template with the task's day) is exactly ``task``."""
+    comp = graph.pipeline.steps[task.step].component
+    day = task.day
+    prev = _previous(day) if day is not None else ""
+
+    def child(text: str) -> str:
+        return text if day is None else text.replace(DAY, day).replace(PREVIOUS_DAY, prev)
+
+    problems = []
+    runs = comp.command_with(comp.resolve_parameters(comp.parse_parameters(task.parameters)))
+    if tuple(child(a) for a in argv) != runs:
+        problems.append(f"argv {[child(a) for a in argv]} instead of {list(runs)}")
+    if child(out) != f"{LAKE}/{launcher.RUN}/{task.id}":
+        problems.append(f"output folder {child(out)}")
+    have = {tin.name: tin for tin in task.inputs}
+    for tin in template.inputs:
+        if tin.collect:
+            if have.get(tin.name) != tin:
+                problems.append(f"collected input {tin.name}")
+            continue
+        source = tin.sources[0]
+        path = child(_lake_path(graph, source))
+        if tin.name in have:
+            if path != _lake_path(graph, have[tin.name].sources[0]):
+                problems.append(f"input {tin.name} from {path}")
+        elif source.task is None or child(source.task) in where:
+            problems.append(f"input {tin.name} from {path}, which the task does not have")
+    extra = set(have) - {tin.name for tin in template.inputs}
+    if extra:
+        problems.append(f"no input {', '.join(sorted(extra))}")
+    if problems:
+        raise AssertionError(f"the Batch command of task {task.id} is not the task: {'; '.join(problems)}")
+
+
+def _previous(day: str) -> str:
+    """The launcher's day before ``day``."""
+    if day == "0001-01-01":
+        return "0000-12-31"  # no task's day (datetime.date cannot hold it)
+    return (dt.date.fromisoformat(day) - dt.timedelta(days=1)).isoformat()
+
+
+def _lake_path(graph: TaskGraph, source: Source) -> str:
+    """Where a source lives in the lake: a pipeline file at its path, a task's output in its folder."""
+    if source.path is not None:
+        return f"{LAKE}/{source.path.lstrip('/')}"
+    assert source.task is not None and source.output is not None
+    producer = graph.pipeline.steps[source.task.split("/", 1)[0]].component
+    return f"{LAKE}/{launcher.RUN}/{source.task}/{producer.output(source.output).filename}"
+
+
+def _collected(graph: TaskGraph, sources: Sequence[Source]) -> list[str]:
+    """``TEMPLATE COUNT FIRST`` of an ``all`` spec: a step's output on consecutive days from FIRST."""
+    first = sources[0]
+    assert first.task is not None and first.day is not None and first.output is not None
+    step = first.task.split("/", 1)[0]
+    days = (day_of(first.day, i) for i in range(len(sources)))
+    if list(sources) != [Source(task=f"{step}/{d}", output=first.output, day=d) for d in days]:
+        raise AssertionError(f"a collected input is not {step}'s {first.output} on consecutive days")
+    template = _lake_path(graph, Source(task=f"{step}/{launcher.COLLECTED_DAY}", output=first.output))
+    return [template, str(len(sources)), first.day]
 
 
 def validate_submit_calls(calls: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -345,9 +405,52 @@ def submit(client: BatchClient, plan: BatchPlan, queue: str) -> list[dict[str, s
     return out
 
 
-def day_of(first_day: str, index: int) -> str:
-    """What the launcher computes: the day of array child ``index`` (for tests and docs)."""
-    return (dt.date.fromisoformat(first_day) + dt.timedelta(days=index)).isoformat()
+@dataclass(frozen=True)
+class Submission:
+    plan: BatchPlan
+    jobs: tuple[Mapping[str, str], ...]  # jobName, jobId, size (as text) of each SubmitJob, in order
+
+
+def plan_pipeline(repo: Repository, name: str, start: dt.date, days: int, options: BatchOptions) -> BatchPlan:
+    """Pipeline ``name`` over ``days`` days from ``start`` on Batch: its task graph (every task's
+    parameters checked), images at their content tags in ``options.registry``, job definitions checked
+    with botocore's model."""
+    from r2o.aws.validate import check  # botocore's model: loaded only by the commands that send or show
+
+    graph = make_graph(spec.load(repo, name), start, days)
+    image_graph = ImageGraph.from_repo(repo)
+    images = {
+        s.component.name: image_graph.ref(s.component.name, options.registry)
+        for s in graph.pipeline.steps.values()
+    }
+    plan = make_plan(graph, images, options)
+    check(plan.definitions)
+    return plan
+
+
+def render(
+    repo: Repository, name: str, start: dt.date, days: int, options: BatchOptions, queue: str
+) -> BatchPlan:
+    """:func:`plan_pipeline`, with its SubmitJob calls to ``queue`` checked with botocore's model."""
+    plan = plan_pipeline(repo, name, start, days, options)
+    problems = validate_submit_calls(plan.submit_calls(queue))
+    if problems:
+        raise UsageError("rendered SubmitJob calls fail botocore validation:\n" + "\n".join(problems))
+    return plan
+
+
+def submit_pipeline(
+    repo: Repository,
+    name: str,
+    start: dt.date,
+    days: int,
+    options: BatchOptions,
+    queue: str,
+    target: AwsTarget,
+) -> Submission:
+    """:func:`render`, then register the job definitions that changed and submit every job to ``queue``."""
+    plan = render(repo, name, start, days, options, queue)
+    return Submission(plan, tuple(submit(target.batch(), plan, queue)))
 
 
 def to_json(plan: BatchPlan, queue: str) -> str:
