@@ -47,7 +47,7 @@ def test_rate_constants_match_the_published_values(temp: float) -> None:
 def test_rate_constants_at_298k_match_the_science_md_check_values() -> None:
     t = np.array(298.0)
     assert float(grs.k4(t)) * 60 == pytest.approx(26.7, rel=0.01)  # science.md conversion check
-    assert float(grs.k2(t)) * 60 == pytest.approx(12_380.0, rel=0.01)  # 5482 e^(242/298)
+    assert float(grs.k2(t)) * 60 == pytest.approx(12_349.0, rel=1e-3)  # 5482 e^(242/298)
     # Azzi/AERMOD k1 form: k1 / k3 = 0.0067 exp(-4700 (1/298 - 1/316)) = 2.75e-3
     assert float(grs.k1(np.array(1.0), t)) == pytest.approx(2.75e-3, rel=0.01)
 
