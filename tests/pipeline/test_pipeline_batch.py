@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
+from r2o.errors import UsageError
 from r2o.images.plan import ImageGraph
 from r2o.pipeline import batch, spec
 from r2o.pipeline import plan as planning
@@ -177,3 +180,108 @@ def test_render_through_the_cli() -> None:
     assert missing.returncode == 2 and "no image registry given" in missing.stderr
     bad = r2o("pipeline", "plan", "aqcast", "--start", "2024-13-01", cwd=REPO_ROOT)
     assert bad.returncode == 2 and "is not a date" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# --- the jobs group the task graph's tasks; their waits come from the tasks' deps -------------------
+
+SHIFTED = """apiVersion: r2o/v1
+kind: Pipeline
+name: shifted
+description: acc reads gen's value of its own day and of the day before.
+steps:
+  gen: {component: gen, foreach: day, parameters: {date: "${day}"}}
+  acc:
+    component: acc
+    foreach: day
+    inputs: {value: {step: gen, output: value}, prev: {step: gen, output: value, day: previous}}
+"""
+
+
+def _fixture_plan(
+    repo: Path, name: str, days: int, graph: planning.TaskGraph | None = None
+) -> batch.BatchPlan:
+    graph = graph or planning.make_graph(spec.load(Repository(repo), name), dt.date(2024, 1, 1), days)
+    refs = {s.component.name: f"{REGISTRY}/{s.component.name}:1" for s in graph.pipeline.steps.values()}
+    return batch.make_plan(graph, refs, BatchOptions(registry=REGISTRY, data=DataVolume(host_path="/lake")))
+
+
+def test_one_day_is_plain_jobs() -> None:
+    calls = _plan(1).submit_calls(QUEUE)
+    assert len(calls) == 7 and not [c for c in calls if "arrayProperties" in c]
+    assert {d.get("type") for c in calls for d in c.get("dependsOn", [])} == {None}
+    by_name = {c["jobName"]: c for c in calls}
+    assert by_name["aqcast-cmaq"]["dependsOn"] == [
+        {"jobId": "${job:aqcast-wrf}"},
+        {"jobId": "${job:aqcast-merge}"},
+    ]
+    assert batch.validate_submit_calls(calls) == []
+
+
+def test_another_steps_previous_day_is_a_plain_wait_across_chunks(pipe_repo: Path) -> None:
+    """Child i of acc waits for children i and i - 1 of gen: not N_TO_N, so a plain wait for the whole
+    gen job; the first child of acc's second chunk also waits for the last child of gen's first."""
+    (pipe_repo / "pipelines" / "shifted.yaml").write_text(SHIFTED)
+    plan = _fixture_plan(pipe_repo, "shifted", 10_002)
+    assert [(j.name, j.size, j.depends_on, j.sequential) for j in plan.jobs] == [
+        ("shifted-gen-0", 10_000, (), False),
+        ("shifted-gen-1", 2, (), False),
+        ("shifted-acc-0", 10_000, (("shifted-gen-0", None),), False),
+        ("shifted-acc-1", 2, (("shifted-gen-1", None), ("shifted-gen-0", None)), False),
+    ]
+    assert batch.validate_submit_calls(plan.submit_calls(QUEUE)) == []
+
+
+def test_a_wait_batch_cannot_express_is_refused(pipe_repo: Path) -> None:
+    graph = planning.make_graph(spec.load(Repository(pipe_repo), "chain"), dt.date(2024, 1, 1), 3)
+    tasks = tuple(
+        dataclasses.replace(t, deps=(*t.deps, "acc/2024-01-01")) if t.id == "acc/2024-01-03" else t
+        for t in graph.tasks
+    )
+    with pytest.raises(UsageError) as caught:
+        _fixture_plan(pipe_repo, "chain", 3, dataclasses.replace(graph, tasks=tasks))
+    assert "task acc/2024-01-03 waits for acc/2024-01-01 of the same array job" in caught.value.message
+    assert "chain.yaml" in caught.value.message and "r2o pipeline run chain" in caught.value.hint
+
+
+def test_more_than_twenty_waits_are_refused(pipe_repo: Path) -> None:
+    step = '  g{}: {{component: gen, foreach: day, parameters: {{date: "${{day}}"}}}}\n'
+    steps = "".join(step.format(i) for i in range(21))
+    (pipe_repo / "pipelines" / "wide.yaml").write_text(
+        "apiVersion: r2o/v1\nkind: Pipeline\nname: wide\ndescription: 21 producers.\nsteps:\n"
+        + steps
+        + "  report: {component: gather, inputs: {days: {step: g0, output: value, collect: all}}}\n"
+    )
+    graph = planning.make_graph(spec.load(Repository(pipe_repo), "wide"), dt.date(2024, 1, 1), 2)
+    everything = tuple(t.id for t in graph.tasks if t.step != "report")
+    tasks = tuple(dataclasses.replace(t, deps=everything) if t.step == "report" else t for t in graph.tasks)
+    assert len(_fixture_plan(pipe_repo, "wide", 2).jobs) == 22  # the real graph waits for g0 only
+    with pytest.raises(UsageError) as caught:
+        _fixture_plan(pipe_repo, "wide", 2, dataclasses.replace(graph, tasks=tasks))
+    assert caught.value.message == "job wide-report would need 21 dependencies; AWS Batch allows 20"
+
+
+def _tampered(task: planning.Task) -> planning.Task:
+    if task.id == "gen/2024-01-02":  # a date that is not the task's day
+        return dataclasses.replace(task, parameters={**task.parameters, "date": "2024-12-31"})
+    if task.id == "acc/2024-01-03":  # the value of another day
+        value = planning.TaskInput("value", (planning.Source(task="gen/2024-01-01", output="value"),))
+        return dataclasses.replace(task, inputs=(value, *task.inputs[1:]))
+    return task
+
+
+@pytest.mark.parametrize(
+    "expected",
+    [
+        "task gen/2024-01-02 is not the task: parameter date '2024-01-02' instead of '2024-12-31'",
+        "task acc/2024-01-03 is not the task: input value from /data/lake/@RUN@/gen/2024-01-03/value.txt",
+    ],
+)
+def test_a_command_that_would_not_run_a_childs_task_is_caught(pipe_repo: Path, expected: str) -> None:
+    """The one command of an array job is checked against each child's task (the graph is tampered
+    with here; r2o's own graphs always pass)."""
+    graph = planning.make_graph(spec.load(Repository(pipe_repo), "chain"), dt.date(2024, 1, 1), 3)
+    step = expected.split()[1].split("/")[0]
+    tasks = tuple(_tampered(t) if t.step == step else t for t in graph.tasks)
+    with pytest.raises(AssertionError) as caught:
+        _fixture_plan(pipe_repo, "chain", 3, dataclasses.replace(graph, tasks=tasks))
+    assert expected in str(caught.value)

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from r2o.errors import UsageError
 from r2o.images.plan import ImageGraph
-from r2o.manifest import Component
+from r2o.manifest import Component, Parameter
 from r2o.pipeline import launcher, spec
 from r2o.pipeline.launcher import LAUNCHER as LAUNCHER  # re-exported: tests and docs name batch.LAUNCHER
 from r2o.pipeline.launcher import day_of as day_of
@@ -197,18 +197,21 @@ def make_plan(graph: TaskGraph, images: Mapping[str, str], options: BatchOptions
             definitions[comp.name] = definition_for(comp, images[comp.name], options, pipeline.name)
     groups = _groups(graph)
     where = {task.id: (g, i) for g, group in enumerate(groups) for i, task in enumerate(group.tasks)}
+    templates = {s.name: step_template(graph, s) for s in pipeline.steps.values() if s.per_day}
+    lake = _Lake(graph)
     jobs: list[ArrayJob] = []
     for g, group in enumerate(groups):
         depends, sequential = _dependencies(graph, groups, g, where)
         component = pipeline.steps[group.step].component
+        template = templates[group.step] if group.per_day else group.tasks[0]
         jobs.append(
             ArrayJob(
                 name=group.name,
                 step=group.step,
                 definition=definitions[component.name].name,
-                first_day=group.tasks[0].day or graph.dates[0],
+                first_day=group.tasks[0].day or graph.start.isoformat(),
                 size=len(group.tasks),
-                command=_command(graph, group, lake_run, where),
+                command=_command(graph, group, template, lake_run, lake, where),
                 depends_on=depends,
                 sequential=sequential,
                 tags={TAG_PIPELINE: pipeline.name, "r2o:step": group.step, "r2o:component": component.name},
@@ -230,13 +233,11 @@ def _groups(graph: TaskGraph) -> list[_Group]:
             groups.append(_Group(base, name, tuple(tasks), per_day=False))
             continue
         tasks.sort(key=lambda t: t.day or "")
+        if [t.day for t in tasks] != graph.dates:
+            raise AssertionError(f"step {name} does not have one task per day of the run")
         for c in range(0, len(tasks), MAX_ARRAY_SIZE):
-            chunk = tuple(tasks[c : c + MAX_ARRAY_SIZE])
-            first = chunk[0].day or ""
-            if [t.day for t in chunk] != [day_of(first, i) for i in range(len(chunk))]:
-                raise AssertionError(f"step {name}: the days of the tasks from {first} are not consecutive")
             suffix = f"-{c // MAX_ARRAY_SIZE}" if chunked else ""
-            groups.append(_Group(base + suffix, name, chunk, per_day=True))
+            groups.append(_Group(base + suffix, name, tuple(tasks[c : c + MAX_ARRAY_SIZE]), per_day=True))
     return groups
 
 
@@ -271,13 +272,35 @@ def _dependencies(
     return depends, sequential and size > 1
 
 
+class _Lake:
+    """Where a source lives in the lake: a pipeline file at its path, a task's output in its folder."""
+
+    def __init__(self, graph: TaskGraph) -> None:
+        self.filenames = {
+            (step.name, out.name): out.filename
+            for step in graph.pipeline.steps.values()
+            for out in step.component.outputs
+        }
+
+    def path(self, source: Source) -> str:
+        if source.path is not None:
+            return f"{LAKE}/{source.path.lstrip('/')}"
+        assert source.task is not None and source.output is not None
+        filename = self.filenames[(source.task.split("/", 1)[0], source.output)]
+        return f"{LAKE}/{launcher.RUN}/{source.task}/{filename}"
+
+
 def _command(
-    graph: TaskGraph, group: _Group, lake_run: str, where: Mapping[str, tuple[int, int]]
+    graph: TaskGraph,
+    group: _Group,
+    template: Task,
+    lake_run: str,
+    lake: _Lake,
+    where: Mapping[str, tuple[int, int]],
 ) -> tuple[str, ...]:
-    """The launcher command of ``group``, checked to give each child exactly its task."""
-    step = graph.pipeline.steps[group.step]
-    comp = step.component
-    template = step_template(graph, step) if group.per_day else group.tasks[0]
+    """The launcher command of ``group`` (whose tasks are ``template`` on their days), checked to give
+    each child exactly its task."""
+    comp = graph.pipeline.steps[group.step].component
     # an input some children lack (day: previous, on the first day) is copied only where it exists
     everywhere = {tin.name for tin in template.inputs}
     for task in group.tasks:
@@ -286,90 +309,91 @@ def _command(
     for tin in template.inputs:
         spec = comp.input(tin.name)
         if tin.collect:
-            specs += ["all", spec.path, *_collected(graph, tin.sources)]
+            specs += ["all", spec.path, *_collected(lake, tin.sources, graph.dates)]
             continue
         kind = "in" if spec.required and tin.name in everywhere else "opt"
-        specs += [kind, spec.path, _lake_path(graph, tin.sources[0])]
+        specs += [kind, spec.path, lake.path(tin.sources[0])]
     out = f"{LAKE}/{launcher.RUN}/{template.id}"
     specs += ["out", out]
     if any(o.is_stdout for o in comp.outputs):
         specs.append("stdout")
-    # typed as a run types them; a value holding the symbolic day is the day's text, a date or a string
+    # typed as a run types them; a value holding the symbolic day stays text (the child's day, then)
     typed = {k: v if DAY in v else comp.parameters[k].parse(v) for k, v in template.parameters.items()}
-    argv = comp.command_with(comp.resolve_parameters(typed))
-    for task in group.tasks:
-        _check_child(graph, task, template, argv, out, where)
-    return launcher.command(group.tasks[0].day or graph.dates[0], lake_run, tuple(specs), argv)
+    values = comp.resolve_parameters(typed)
+    argv = comp.command_with(values)
+    _check_children(comp, group, template, values, out, lake, where)
+    return launcher.command(group.tasks[0].day or graph.start.isoformat(), lake_run, tuple(specs), argv)
 
 
-def _check_child(
-    graph: TaskGraph,
-    task: Task,
+def _check_children(
+    comp: Component,
+    group: _Group,
     template: Task,
-    argv: tuple[str, ...],
+    values: Mapping[str, Any],
     out: str,
+    lake: _Lake,
     where: Mapping[str, tuple[int, int]],
 ) -> None:
-    """The launcher's view of ``task`` (the template with the task's day) is exactly ``task``."""
-    comp = graph.pipeline.steps[task.step].component
-    day = task.day
-    prev = _previous(day) if day is not None else ""
+    """The launcher's view of each task of ``group`` (the template on the task's day) is exactly the
+    task: the parameters a run of the task has (parsed and formatted as a run does), its output folder
+    and its inputs. A value without the symbolic day is the same text in every task, parsed once."""
+    varying = [k for k, v in template.parameters.items() if DAY in v]
+    constant = [(k, v) for k, v in template.parameters.items() if DAY not in v]
+    names = {tin.name for tin in template.inputs}
+    inputs = [(tin, lake.path(tin.sources[0]) if not tin.collect else "") for tin in template.inputs]
+    folder = f"{LAKE}/{launcher.RUN}/"
+    prev = _previous(group.tasks[0].day) if group.per_day else ""
+    for task in group.tasks:
+        day = task.day or ""
 
-    def child(text: str) -> str:
-        return text if day is None else text.replace(DAY, day).replace(PREVIOUS_DAY, prev)
+        def child(text: str, day: str = day, prev: str = prev) -> str:
+            return text.replace(DAY, day).replace(PREVIOUS_DAY, prev) if day else text
 
-    problems = []
-    runs = comp.command_with(comp.resolve_parameters(comp.parse_parameters(task.parameters)))
-    if tuple(child(a) for a in argv) != runs:
-        problems.append(f"argv {[child(a) for a in argv]} instead of {list(runs)}")
-    if child(out) != f"{LAKE}/{launcher.RUN}/{task.id}":
-        problems.append(f"output folder {child(out)}")
-    have = {tin.name: tin for tin in task.inputs}
-    for tin in template.inputs:
-        if tin.collect:
-            if have.get(tin.name) != tin:
-                problems.append(f"collected input {tin.name}")
-            continue
-        source = tin.sources[0]
-        path = child(_lake_path(graph, source))
-        if tin.name in have:
-            if path != _lake_path(graph, have[tin.name].sources[0]):
-                problems.append(f"input {tin.name} from {path}")
-        elif source.task is None or child(source.task) in where:
-            problems.append(f"input {tin.name} from {path}, which the task does not have")
-    extra = set(have) - {tin.name for tin in template.inputs}
-    if extra:
-        problems.append(f"no input {', '.join(sorted(extra))}")
-    if problems:
-        raise AssertionError(f"the Batch command of task {task.id} is not the task: {'; '.join(problems)}")
+        problems = []
+        given = task.parameters
+        if len(given) != len(template.parameters) or any(given.get(k) != v for k, v in constant):
+            problems.append(f"parameters {dict(given)}")
+        for k in varying:
+            runs = Parameter.format(comp.parameters[k].parse(given[k])) if k in given else None
+            if runs != child(values[k]):
+                problems.append(f"parameter {k} {child(values[k])!r} instead of {runs!r}")
+        if child(out) != folder + task.id:
+            problems.append(f"output folder {child(out)}")
+        have = {tin.name: tin for tin in task.inputs}
+        for tin, path in inputs:
+            if tin.collect:
+                if have.get(tin.name) != tin:
+                    problems.append(f"collected input {tin.name}")
+            elif tin.name in have:
+                if child(path) != lake.path(have[tin.name].sources[0]):
+                    problems.append(f"input {tin.name} from {child(path)}")
+            elif tin.sources[0].task is None or child(tin.sources[0].task) in where:
+                problems.append(f"input {tin.name} from {child(path)}, which the task does not have")
+        if not names.issuperset(have):
+            problems.append(f"no input {', '.join(sorted(set(have) - names))}")
+        if problems:
+            problem = "; ".join(problems)
+            raise AssertionError(f"the Batch command of task {task.id} is not the task: {problem}")
+        prev = day  # the tasks of an array job are consecutive days
 
 
-def _previous(day: str) -> str:
+def _previous(day: str | None) -> str:
     """The launcher's day before ``day``."""
+    assert day is not None
     if day == "0001-01-01":
         return "0000-12-31"  # no task's day (datetime.date cannot hold it)
     return (dt.date.fromisoformat(day) - dt.timedelta(days=1)).isoformat()
 
 
-def _lake_path(graph: TaskGraph, source: Source) -> str:
-    """Where a source lives in the lake: a pipeline file at its path, a task's output in its folder."""
-    if source.path is not None:
-        return f"{LAKE}/{source.path.lstrip('/')}"
-    assert source.task is not None and source.output is not None
-    producer = graph.pipeline.steps[source.task.split("/", 1)[0]].component
-    return f"{LAKE}/{launcher.RUN}/{source.task}/{producer.output(source.output).filename}"
-
-
-def _collected(graph: TaskGraph, sources: Sequence[Source]) -> list[str]:
-    """``TEMPLATE COUNT FIRST`` of an ``all`` spec: a step's output on consecutive days from FIRST."""
+def _collected(lake: _Lake, sources: Sequence[Source], dates: Sequence[str]) -> list[str]:
+    """``TEMPLATE COUNT FIRST`` of an ``all`` spec: a step's output on every day of the run."""
     first = sources[0]
-    assert first.task is not None and first.day is not None and first.output is not None
+    assert first.task is not None and first.output is not None
     step = first.task.split("/", 1)[0]
-    days = (day_of(first.day, i) for i in range(len(sources)))
-    if list(sources) != [Source(task=f"{step}/{d}", output=first.output, day=d) for d in days]:
-        raise AssertionError(f"a collected input is not {step}'s {first.output} on consecutive days")
-    template = _lake_path(graph, Source(task=f"{step}/{launcher.COLLECTED_DAY}", output=first.output))
-    return [template, str(len(sources)), first.day]
+    if list(sources) != [Source(task=f"{step}/{d}", output=first.output, day=d) for d in dates]:
+        raise AssertionError(f"a collected input is not {step}'s {first.output} on every day of the run")
+    template = lake.path(Source(task=f"{step}/{launcher.COLLECTED_DAY}", output=first.output))
+    return [template, str(len(dates)), dates[0]]
 
 
 def validate_submit_calls(calls: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -83,7 +83,7 @@ class TaskGraph:
     days: int
     tasks: tuple[Task, ...] = field(default=())
 
-    @property
+    @cached_property
     def dates(self) -> list[str]:
         return [(self.start + dt.timedelta(days=i)).isoformat() for i in range(self.days)]
 
