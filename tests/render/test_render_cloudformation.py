@@ -320,3 +320,100 @@ def test_secrets_get_their_own_execution_role(secret_repo: Path) -> None:
 @pytest.mark.integration  # cfn-lint: seconds per template
 def test_cfn_lint_reports_nothing_with_secrets(secret_repo: Path, tmp_path: Path) -> None:
     lint(cloudformation.render(Repository(secret_repo)), tmp_path)
+
+
+# --- the template is composed of pieces, one per AWS concern -----------------------------------------
+
+
+def test_compose_joins_the_sections_of_pieces_in_order() -> None:
+    a = cloudformation.Piece(
+        resources={"Bucket": {"Type": "AWS::S3::Bucket"}},
+        parameters={"Second": {"Type": "String"}},
+        outputs={"BucketName": {"Value": {"Ref": "Bucket"}}},
+    )
+    b = cloudformation.Piece(
+        resources={"Table": {"Type": "AWS::DynamoDB::Table"}},
+        parameters={"First": {"Type": "String"}},
+        conditions={"Always": {"Fn::Equals": ["a", "a"]}},
+        transforms=("AWS::LanguageExtensions",),
+    )
+    template = cloudformation.compose("two pieces", [a, b], listed={"Parameters": ["First", "Unknown"]})
+    assert list(template) == [
+        "AWSTemplateFormatVersion",
+        "Transform",
+        "Description",
+        "Parameters",
+        "Conditions",
+        "Resources",
+        "Outputs",
+    ]
+    assert template["Transform"] == "AWS::LanguageExtensions"
+    assert list(template["Parameters"]) == ["First", "Second"]  # listed first, then in piece order
+    assert list(template["Resources"]) == ["Bucket", "Table"]
+    assert "Conditions" not in cloudformation.compose("one piece", [a])  # an empty section is left out
+    with pytest.raises(ValueError, match=r"two pieces of the template define Resources\.Bucket: rename one"):
+        cloudformation.compose("twice", [a, cloudformation.Piece(resources=a.resources)])
+
+
+def test_each_piece_holds_one_concern(repo_copy: Path) -> None:
+    catalog = cloudformation.Catalog.of(Repository(repo_copy))
+    pieces = {
+        "ecr": cloudformation.ecr_repositories(catalog),
+        "jobs": cloudformation.component_jobs(catalog),
+        "logs": cloudformation.job_logs(),
+        "execution": cloudformation.execution_role(catalog),
+        "compute": cloudformation.compute_environment(),
+        "queue": cloudformation.job_queue(),
+        "data": cloudformation.data_file_system(),
+        "codebuild": cloudformation.codebuild(catalog),
+    }
+    types = {  # (a Fn::ForEach entry is a list)
+        name: sorted({r["Type"] for r in p.resources.values() if isinstance(r, dict)})
+        for name, p in pieces.items()
+    }
+    assert types == {
+        "ecr": ["AWS::ECR::Repository"],
+        "jobs": ["AWS::Batch::JobDefinition", "AWS::EFS::AccessPoint", "AWS::IAM::Role"],
+        "logs": ["AWS::Logs::LogGroup"],
+        "execution": ["AWS::IAM::Role"],
+        "compute": ["AWS::Batch::ComputeEnvironment", "AWS::IAM::InstanceProfile", "AWS::IAM::Role"],
+        "queue": ["AWS::Batch::JobQueue"],
+        "data": ["AWS::EFS::FileSystem"],  # and its mount targets, one per subnet (Fn::ForEach)
+        "codebuild": ["AWS::CodeBuild::Project", "AWS::IAM::Role", "AWS::Logs::LogGroup"],
+    }
+    assert {name: sorted(p.parameters) for name, p in pieces.items() if p.parameters} == {
+        "compute": ["InstanceTypes", "MaxVcpus", "SecurityGroupIds", "Subnets", "UseSpot"],
+        "queue": ["JobQueueName"],
+        "data": ["DataBucket"],
+        "codebuild": ["SourceLocation", "SourceType"],
+    }
+    assert pieces["data"].transforms == ("AWS::LanguageExtensions",)
+    assert list(pieces["data"].resources["Fn::ForEach::MountTargets"][2]) == ["DataMountTarget&{SubnetId}"]
+
+
+@pytest.mark.integration  # cfn-lint: seconds per template
+def test_a_later_stack_extends_the_template_with_pieces(repo_copy: Path, tmp_path: Path) -> None:
+    """A service stack adds its own pieces (here an S3 bucket for products, with a parameter and an
+    output); r2o's pieces come out unchanged and the whole template passes cfn-lint."""
+    repo = Repository(repo_copy)
+    products = cloudformation.Piece(
+        resources={
+            "ProductBucket": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {
+                    "BucketName": {"Ref": "ProductBucketName"},
+                    "VersioningConfiguration": {"Status": "Enabled"},
+                },
+            }
+        },
+        parameters={"ProductBucketName": {"Type": "String", "Description": "Where products are kept."}},
+        outputs={"ProductBucketArn": {"Value": {"Fn::GetAtt": ["ProductBucket", "Arn"]}}},
+    )
+    pieces = [*cloudformation.r2o_pieces(cloudformation.Catalog.of(repo)), products]
+    template = cloudformation.compose(cloudformation.DESCRIPTION, pieces, listed=cloudformation.LISTED)
+    alone = cloudformation.render(repo)
+    for section in ("Parameters", "Resources", "Outputs"):
+        assert list(template[section])[:-1] == list(alone[section])
+        assert {k: v for k, v in template[section].items() if k in alone[section]} == alone[section]
+    assert list(template["Resources"])[-1] == "ProductBucket"
+    lint(template, tmp_path)

@@ -23,6 +23,13 @@ What it holds:
   pointed at them;
 - the CodeBuild project that runs ``buildspec.yml`` as a batch build (BuildBatchConfig), and its
   service role (push to the ECR repositories, register the job definitions).
+
+How it is built: one function per AWS concern returns a :class:`Piece` (its resources, and the
+parameters, conditions and outputs it brings), and :func:`compose` joins pieces into a template
+(each section in piece order; a logical id defined twice is refused). A later stack extends the
+template by adding pieces (``compose(description, [*r2o_pieces(catalog), *its_own])``), not by
+copying this module. Pieces refer to each other by logical id (``Ref``/``Fn::GetAtt``), as any
+template does; cfn-lint checks that every reference resolves.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -143,72 +151,213 @@ def lifecycle_policy() -> str:
     )
 
 
-def _parameters() -> dict[str, Any]:
-    return {
-        "Subnets": {
-            "Type": "List<AWS::EC2::Subnet::Id>",
-            "Description": "Subnets of the compute environment (and of the EFS mount targets).",
-        },
-        "SecurityGroupIds": {
-            "Type": "List<AWS::EC2::SecurityGroup::Id>",
-            "Description": "Security groups of the instances; they must allow NFS (2049) "
-            "among themselves when EFS is the data root.",
-        },
-        "InstanceTypes": {
-            "Type": "CommaDelimitedList",
-            "Default": "optimal",
-            "Description": "EC2 instance types or families for the compute environment.",
-        },
-        "MaxVcpus": {
-            "Type": "Number",
-            "Default": 256,
-            "MinValue": 1,
-            "Description": "Upper bound of vCPUs the compute environment scales to.",
-        },
-        "UseSpot": {
-            "Type": "String",
-            "Default": "true",
-            "AllowedValues": ["true", "false"],
-            "Description": "Run on Spot instances (job definitions retry on Spot reclaim).",
-        },
-        "DataBucket": {
-            "Type": "String",
-            "Default": "",
-            "AllowedPattern": "^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
-            "Description": "An S3 bucket as the data lake instead of an EFS file system "
-            "(empty: create the EFS data root).",
-        },
-        "JobQueueName": {
-            "Type": "String",
-            "Default": "r2o",
-            "AllowedPattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$",
-            "Description": "Name of the job queue (r2o submit --queue).",
-        },
-        "SourceType": {
-            "Type": "String",
-            "Default": "GITHUB",
-            "AllowedValues": ["GITHUB", "GITHUB_ENTERPRISE", "BITBUCKET", "CODECOMMIT"],
-            "Description": "Where CodeBuild finds the repository.",
-        },
-        "SourceLocation": {
-            "Type": "String",
-            "MinLength": 1,
-            "Description": "Clone URL of this repository, for CodeBuild.",
-        },
+@dataclass(frozen=True)
+class Piece:
+    """What one AWS concern adds to the template, as data: each section's entries, in order."""
+
+    resources: Mapping[str, Any] = field(default_factory=dict)
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    conditions: Mapping[str, Any] = field(default_factory=dict)
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    transforms: tuple[str, ...] = ()  # macros the resources need (Fn::ForEach: AWS::LanguageExtensions)
+
+
+_SECTIONS = (
+    ("Parameters", "parameters"),
+    ("Conditions", "conditions"),
+    ("Resources", "resources"),
+    ("Outputs", "outputs"),
+)
+
+
+def compose(
+    description: str, pieces: Sequence[Piece], *, listed: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, Any]:
+    """One template of ``pieces``: each section in piece order, except the names ``listed`` for a
+    section ("Parameters", "Outputs"), which come first in that order. An empty section is left out."""
+    listed = listed or {}
+    template: dict[str, Any] = {"AWSTemplateFormatVersion": "2010-09-09"}
+    transforms = list(dict.fromkeys(t for piece in pieces for t in piece.transforms))
+    if transforms:
+        template["Transform"] = transforms[0] if len(transforms) == 1 else transforms
+    template["Description"] = description
+    for section, attribute in _SECTIONS:
+        merged: dict[str, Any] = {}
+        for piece in pieces:
+            for key, value in getattr(piece, attribute).items():
+                if key in merged:
+                    raise ValueError(f"two pieces of the template define {section}.{key}: rename one")
+                merged[key] = value
+        first = [key for key in listed.get(section, ()) if key in merged]
+        ordered = {key: merged[key] for key in first} | {k: v for k, v in merged.items() if k not in first}
+        if ordered:
+            template[section] = ordered
+    return template
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What the pieces are made of: the repository's components and base images, their images and
+    the logical ids of their ECR repositories."""
+
+    components: Mapping[str, Component]  # by name, in name order
+    images: tuple[str, ...]  # base image names, in name order
+    graph: ImageGraph
+    git_commit: str = "unknown"
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.components)
+
+    @property
+    def repositories(self) -> dict[str, str]:
+        """Component, then base image name -> the logical id of its ECR repository."""
+        return {name: logical_id(name, "Repository") for name in [*self.components, *self.images]}
+
+    @property
+    def secret_roles(self) -> list[str]:
+        """The execution roles of the components with ``secrets:``."""
+        return [logical_id(n, "ExecutionRole") for n, c in self.components.items() if c.secrets]
+
+    @classmethod
+    def of(cls, repo: Repository, git_commit: str = "unknown") -> Catalog:
+        """Every component and base image of ``repo``, which must be valid."""
+        loaded = repo.require_valid()
+        names = sorted(loaded.components)
+        images = sorted(loaded.images)
+        ids = [logical_id(n) for n in names + images]
+        if len(set(ids)) != len(ids):
+            raise UsageError(
+                "two image names map to the same CloudFormation id (they differ only in punctuation)",
+                hint="rename one of them",
+            )
+        components = {n: loaded.components[n] for n in names}
+        return cls(components, tuple(images), ImageGraph.from_repo(repo), git_commit)
+
+
+DESCRIPTION = (
+    "r2o: ECR repositories, AWS Batch job definitions, queue and compute environment, "
+    "data root, IAM roles and the CodeBuild project (rendered by r2o render cloudformation; "
+    "do not edit by hand)."
+)
+# The order a deployer reads parameters in (the console lists them in template order: where jobs
+# run, on what, where data lives, the queue, the source) and outputs (what the r2o commands take).
+LISTED = {
+    "Parameters": (
+        "Subnets",
+        "SecurityGroupIds",
+        "InstanceTypes",
+        "MaxVcpus",
+        "UseSpot",
+        "DataBucket",
+        "JobQueueName",
+        "SourceType",
+        "SourceLocation",
+    ),
+    "Outputs": (
+        "JobQueueName",
+        "JobLogGroupName",
+        "ExecutionRoleArn",
+        "DataFileSystemId",
+        "BuildProjectName",
+        "Registry",
+    ),
+}
+
+
+def render(repo: Repository, *, git_commit: str = "unknown") -> dict[str, Any]:
+    """The template as a dict (every component and base image of ``repo``, which must be valid)."""
+    return compose(DESCRIPTION, r2o_pieces(Catalog.of(repo, git_commit)), listed=LISTED)
+
+
+def r2o_pieces(catalog: Catalog) -> list[Piece]:
+    """The pieces of r2o's own stack, in template order."""
+    return [
+        ecr_repositories(catalog),
+        component_jobs(catalog),
+        job_logs(),
+        execution_role(catalog),
+        compute_environment(),
+        job_queue(),
+        data_file_system(),
+        codebuild(catalog),
+    ]
+
+
+# --- ECR ------------------------------------------------------------------------------------------
+
+
+def ecr_repositories(catalog: Catalog) -> Piece:
+    """An ECR repository per component and base image; the registry's address as an output."""
+    repositories = catalog.repositories
+    resources = {
+        rid: {
+            "Type": "AWS::ECR::Repository",
+            "Properties": {
+                "RepositoryName": name,
+                "ImageTagMutability": "IMMUTABLE",
+                "ImageScanningConfiguration": {"ScanOnPush": True},
+                "EncryptionConfiguration": {"EncryptionType": "AES256"},
+                "LifecyclePolicy": {"LifecyclePolicyText": lifecycle_policy()},
+            },
+        }
+        for name, rid in repositories.items()
     }
+    outputs = {
+        "Registry": {
+            "Value": _registry(next(iter(repositories.values()))),
+            "Description": "r2o build --push --registry / r2o render batch --registry",
+        }
+    }
+    return Piece(resources=resources, outputs=outputs)
+
+
+def _registry(repository: str) -> dict[str, Any]:
+    """The registry part of ``repository``'s URI (``<account>.dkr.ecr.<region>.amazonaws.com``)."""
+    return {"Fn::Select": [0, {"Fn::Split": ["/", {"Fn::GetAtt": [repository, "RepositoryUri"]}]}]}
+
+
+# --- Batch job definitions, with each component's access points and roles -------------------------
 
 
 ACCESS_POINTS = {batch.INPUT_VOLUME: "InputAccessPoint", batch.OUTPUT_VOLUME: "OutputAccessPoint"}
 
 
-def _component_resources(
-    component: Component, tag: str, definition: batch.JobDefinition, repositories: Mapping[str, str]
-) -> dict[str, Any]:
-    lid = logical_id(component.name)
+def component_jobs(catalog: Catalog) -> Piece:
+    """Per component: its EFS access points, its job role, its own execution role when it has
+    ``secrets:``, and its job definition (``r2o render batch``'s payload in CloudFormation's names)."""
+    options = batch.BatchOptions(
+        registry=_PLACEHOLDER,
+        # Split input/output layout (the template makes one access point for each); the volumes
+        # themselves are replaced below.
+        data=batch.DataVolume(efs_file_system_id=_PLACEHOLDER),
+        job_role_arn=_PLACEHOLDER,
+        execution_role_arn=_PLACEHOLDER,
+        git_commit=catalog.git_commit,
+    )
+    repositories = catalog.repositories
     resources: dict[str, Any] = {}
-    writes = batch.writes_files(component)
-    for volume, suffix in ACCESS_POINTS.items():
-        resources[f"{lid}{suffix}"] = {
+    for name, component in catalog.components.items():
+        node = catalog.graph.node(name)
+        definition = batch.render_component(component, node.ref(_PLACEHOLDER), options)
+        lid = logical_id(name)
+        resources.update(_access_points(component))
+        resources[f"{lid}JobRole"] = _job_role(component)
+        execution = "ExecutionRole"
+        if component.secrets:
+            execution = f"{lid}ExecutionRole"
+            resources[execution] = _secrets_execution_role(component, repositories[name])
+        resources[f"{lid}JobDefinition"] = _job_definition(
+            component, node.tag_only, definition, repositories[name], execution
+        )
+    return Piece(resources=resources)
+
+
+def _access_points(component: Component) -> dict[str, Any]:
+    """``/r2o/<component>/input`` and ``/output`` of the data file system, owned by the container user."""
+    lid = logical_id(component.name)
+    return {
+        f"{lid}{suffix}": {
             "Type": "AWS::EFS::AccessPoint",
             "Condition": "CreateEfs",
             "Properties": {
@@ -221,6 +370,13 @@ def _component_resources(
                 "AccessPointTags": [{"Key": batch.TAG_COMPONENT, "Value": component.name}],
             },
         }
+        for volume, suffix in ACCESS_POINTS.items()
+    }
+
+
+def _job_role(component: Component) -> dict[str, Any]:
+    """What the containers of ``component`` may reach: its access points (EFS) or its prefixes (S3)."""
+    lid = logical_id(component.name)
 
     def access_point(volume: str) -> dict[str, Any]:
         return {"Fn::GetAtt": [f"{lid}{ACCESS_POINTS[volume]}", "Arn"]}
@@ -236,14 +392,14 @@ def _component_resources(
         }
 
     efs_statements = [efs_statement(["elasticfilesystem:ClientMount"], list(ACCESS_POINTS))]
-    if writes:
+    if batch.writes_files(component):
         efs_statements.append(efs_statement(["elasticfilesystem:ClientWrite"], [batch.OUTPUT_VOLUME]))
     efs_policy = _policy(f"{component.name}-data", efs_statements)
     s3_statements = _s3_statements(component)
     s3_policy: Any = (
         _policy(f"{component.name}-data", s3_statements) if s3_statements else {"Ref": "AWS::NoValue"}
     )
-    resources[f"{lid}JobRole"] = {
+    return {
         "Type": "AWS::IAM::Role",
         "Properties": {
             "Description": f"What the containers of {component.name} may reach: its own data, nothing else.",
@@ -251,15 +407,19 @@ def _component_resources(
             "Policies": [{"Fn::If": ["CreateEfs", efs_policy, s3_policy]}],
         },
     }
-    execution_role = "ExecutionRole"
-    if component.secrets:
-        execution_role = f"{lid}ExecutionRole"
-        resources[execution_role] = _secrets_execution_role(component, repositories[component.name])
+
+
+def _job_definition(
+    component: Component, tag: str, definition: batch.JobDefinition, repository: str, execution_role: str
+) -> dict[str, Any]:
+    """The rendered payload in CloudFormation's names, its image, roles, log group and data volumes
+    from the stack (EFS access points, or scratch volumes that S3 staging fills)."""
+    lid = logical_id(component.name)
     payload = definition.payload
     props = pascal({k: v for k, v in payload.items() if k != "tags"})
     props["Tags"] = {k: v for k, v in payload["tags"].items() if k != batch.TAG_DEFINITION_HASH}
     container = props["ContainerProperties"]
-    container["Image"] = {"Fn::Sub": f"${{{repositories[component.name]}.RepositoryUri}}:{tag}"}
+    container["Image"] = {"Fn::Sub": f"${{{repository}.RepositoryUri}}:{tag}"}
     container["JobRoleArn"] = {"Fn::GetAtt": [f"{lid}JobRole", "Arn"]}
     container["ExecutionRoleArn"] = {"Fn::GetAtt": [execution_role, "Arn"]}
     container["LogConfiguration"]["Options"]["awslogs-group"] = {"Ref": "JobLogGroup"}
@@ -284,8 +444,7 @@ def _component_resources(
         for m in container["MountPoints"]
     ]
     container["MountPoints"] = {"Fn::If": ["CreateEfs", container["MountPoints"], staged]}
-    resources[f"{lid}JobDefinition"] = {"Type": "AWS::Batch::JobDefinition", "Properties": props}
-    return resources
+    return {"Type": "AWS::Batch::JobDefinition", "Properties": props}
 
 
 def _pull_and_log(repository_arns: list[Any]) -> list[dict[str, Any]]:
@@ -358,124 +517,78 @@ def _s3_statements(component: Component) -> list[dict[str, Any]]:
     return out
 
 
-def render(repo: Repository, *, git_commit: str = "unknown") -> dict[str, Any]:
-    """The template as a dict (every component and base image of ``repo``, which must be valid)."""
-    loaded = repo.require_valid()
-    graph = ImageGraph.from_repo(repo)
-    names = sorted(loaded.components)
-    images = sorted(loaded.images)
-    ids = [logical_id(n) for n in names + images]
-    if len(set(ids)) != len(ids):
-        raise UsageError(
-            "two image names map to the same CloudFormation id (they differ only in punctuation)",
-            hint="rename one of them",
-        )
-    options = batch.BatchOptions(
-        registry=_PLACEHOLDER,
-        # Split input/output layout (the template makes one access point for each); the volumes
-        # themselves are replaced below.
-        data=batch.DataVolume(efs_file_system_id=_PLACEHOLDER),
-        job_role_arn=_PLACEHOLDER,
-        execution_role_arn=_PLACEHOLDER,
-        git_commit=git_commit,
-    )
-    resources: dict[str, Any] = {}
-    repositories: dict[str, str] = {}
-    for name in names + images:
-        rid = logical_id(name, "Repository")
-        repositories[name] = rid
-        resources[rid] = {
-            "Type": "AWS::ECR::Repository",
-            "Properties": {
-                "RepositoryName": name,
-                "ImageTagMutability": "IMMUTABLE",
-                "ImageScanningConfiguration": {"ScanOnPush": True},
-                "EncryptionConfiguration": {"EncryptionType": "AES256"},
-                "LifecyclePolicy": {"LifecyclePolicyText": lifecycle_policy()},
-            },
-        }
-    for name in names:
-        component = loaded.components[name]
-        node = graph.node(name)
-        definition = batch.render_component(component, node.ref(_PLACEHOLDER), options)
-        resources.update(_component_resources(component, node.tag_only, definition, repositories))
-    secret_roles = [logical_id(n, "ExecutionRole") for n in names if loaded.components[n].secrets]
-    resources.update(
-        _shared_resources([repositories[n] for n in names], list(repositories.values()), names, secret_roles)
-    )
-    return {
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Transform": "AWS::LanguageExtensions",
-        "Description": "r2o: ECR repositories, AWS Batch job definitions, queue and compute environment, "
-        "data root, IAM roles and the CodeBuild project (rendered by r2o render cloudformation; "
-        "do not edit by hand).",
-        "Parameters": _parameters(),
-        "Conditions": {
-            "UseSpot": {"Fn::Equals": [{"Ref": "UseSpot"}, "true"]},
-            "CreateEfs": {"Fn::Equals": [{"Ref": "DataBucket"}, ""]},
-        },
-        "Resources": resources,
-        "Outputs": {
-            "JobQueueName": {"Value": {"Ref": "JobQueueName"}, "Description": "r2o submit --queue"},
-            "JobLogGroupName": {"Value": {"Ref": "JobLogGroup"}},
-            "ExecutionRoleArn": {"Value": {"Fn::GetAtt": ["ExecutionRole", "Arn"]}},
-            "DataFileSystemId": {
-                "Condition": "CreateEfs",
-                "Value": {"Ref": "DataFileSystem"},
-                "Description": "r2o render batch --efs-file-system-id",
-            },
-            "BuildProjectName": {"Value": {"Ref": "BuildProject"}},
-            "Registry": {
-                "Value": {
-                    "Fn::Select": [
-                        0,
-                        {
-                            "Fn::Split": [
-                                "/",
-                                {
-                                    "Fn::GetAtt": [
-                                        repositories[names[0] if names else images[0]],
-                                        "RepositoryUri",
-                                    ]
-                                },
-                            ]
-                        },
-                    ]
-                },
-                "Description": "r2o build --push --registry / r2o render batch --registry",
-            },
+# --- CloudWatch Logs and the shared execution role -------------------------------------------------
+
+
+def job_logs() -> Piece:
+    """The log group every job writes to (the awslogs driver)."""
+    group = {
+        "Type": "AWS::Logs::LogGroup",
+        "Properties": {
+            "LogGroupName": {"Fn::Sub": "/r2o/${AWS::StackName}/jobs"},
+            "RetentionInDays": LOG_RETENTION_DAYS,
         },
     }
+    return Piece(
+        resources={"JobLogGroup": group}, outputs={"JobLogGroupName": {"Value": {"Ref": "JobLogGroup"}}}
+    )
 
 
-def _shared_resources(
-    component_repos: Sequence[str],
-    all_repos: Sequence[str],
-    names: Sequence[str],
-    secret_roles: Sequence[str],
-) -> dict[str, Any]:
-    def repo_arns(ids: Sequence[str]) -> list[dict[str, Any]]:
-        return [{"Fn::GetAtt": [rid, "Arn"]} for rid in ids]
-
-    project = "${AWS::StackName}-build"
-    job_roles = [{"Fn::GetAtt": [logical_id(n, "JobRole"), "Arn"]} for n in names]
-    job_roles += [{"Fn::GetAtt": [role, "Arn"]} for role in secret_roles]
-    return {
-        "JobLogGroup": {
-            "Type": "AWS::Logs::LogGroup",
-            "Properties": {
-                "LogGroupName": {"Fn::Sub": "/r2o/${AWS::StackName}/jobs"},
-                "RetentionInDays": LOG_RETENTION_DAYS,
-            },
+def execution_role(catalog: Catalog) -> Piece:
+    """The role the ECS agent uses for jobs without secrets: pull the component images, write logs."""
+    repositories = _arns([catalog.repositories[n] for n in catalog.names])
+    role = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "Description": "Pulls the component images and writes the job logs.",
+            "AssumeRolePolicyDocument": _trust("ecs-tasks.amazonaws.com"),
+            "Policies": [_policy("pull-and-log", _pull_and_log(repositories))],
         },
-        "ExecutionRole": {
-            "Type": "AWS::IAM::Role",
-            "Properties": {
-                "Description": "Pulls the component images and writes the job logs.",
-                "AssumeRolePolicyDocument": _trust("ecs-tasks.amazonaws.com"),
-                "Policies": [_policy("pull-and-log", _pull_and_log(repo_arns(component_repos)))],
-            },
+    }
+    return Piece(
+        resources={"ExecutionRole": role},
+        outputs={"ExecutionRoleArn": {"Value": {"Fn::GetAtt": ["ExecutionRole", "Arn"]}}},
+    )
+
+
+def _arns(ids: Sequence[str]) -> list[dict[str, Any]]:
+    return [{"Fn::GetAtt": [rid, "Arn"]} for rid in ids]
+
+
+# --- the network and the compute environment -------------------------------------------------------
+
+
+def compute_environment() -> Piece:
+    """A managed EC2 (Spot by default) compute environment in the given subnets, and its instances' role."""
+    parameters = {
+        "Subnets": {
+            "Type": "List<AWS::EC2::Subnet::Id>",
+            "Description": "Subnets of the compute environment (and of the EFS mount targets).",
         },
+        "SecurityGroupIds": {
+            "Type": "List<AWS::EC2::SecurityGroup::Id>",
+            "Description": "Security groups of the instances; they must allow NFS (2049) "
+            "among themselves when EFS is the data root.",
+        },
+        "InstanceTypes": {
+            "Type": "CommaDelimitedList",
+            "Default": "optimal",
+            "Description": "EC2 instance types or families for the compute environment.",
+        },
+        "MaxVcpus": {
+            "Type": "Number",
+            "Default": 256,
+            "MinValue": 1,
+            "Description": "Upper bound of vCPUs the compute environment scales to.",
+        },
+        "UseSpot": {
+            "Type": "String",
+            "Default": "true",
+            "AllowedValues": ["true", "false"],
+            "Description": "Run on Spot instances (job definitions retry on Spot reclaim).",
+        },
+    }
+    resources = {
         "InstanceRole": {
             "Type": "AWS::IAM::Role",
             "Properties": {
@@ -510,17 +623,53 @@ def _shared_resources(
                 },
             },
         },
-        "JobQueue": {
-            "Type": "AWS::Batch::JobQueue",
-            "Properties": {
-                "JobQueueName": {"Ref": "JobQueueName"},
-                "State": "ENABLED",
-                "Priority": 1,
-                "ComputeEnvironmentOrder": [
-                    {"Order": 1, "ComputeEnvironment": {"Ref": "ComputeEnvironment"}}
-                ],
-            },
+    }
+    conditions = {"UseSpot": {"Fn::Equals": [{"Ref": "UseSpot"}, "true"]}}
+    return Piece(resources=resources, parameters=parameters, conditions=conditions)
+
+
+# --- the job queue ---------------------------------------------------------------------------------
+
+
+def job_queue() -> Piece:
+    """The job queue (``r2o submit --queue``) in front of the compute environment."""
+    parameters = {
+        "JobQueueName": {
+            "Type": "String",
+            "Default": "r2o",
+            "AllowedPattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$",
+            "Description": "Name of the job queue (r2o submit --queue).",
         },
+    }
+    queue = {
+        "Type": "AWS::Batch::JobQueue",
+        "Properties": {
+            "JobQueueName": {"Ref": "JobQueueName"},
+            "State": "ENABLED",
+            "Priority": 1,
+            "ComputeEnvironmentOrder": [{"Order": 1, "ComputeEnvironment": {"Ref": "ComputeEnvironment"}}],
+        },
+    }
+    outputs = {"JobQueueName": {"Value": {"Ref": "JobQueueName"}, "Description": "r2o submit --queue"}}
+    return Piece(resources={"JobQueue": queue}, parameters=parameters, outputs=outputs)
+
+
+# --- the data root: EFS (or an S3 bucket named by DataBucket) --------------------------------------
+
+
+def data_file_system() -> Piece:
+    """The EFS data root (encrypted, TLS only, backed up, kept when the stack goes) and a mount
+    target in every subnet; none when ``DataBucket`` names an S3 bucket instead."""
+    parameters = {
+        "DataBucket": {
+            "Type": "String",
+            "Default": "",
+            "AllowedPattern": "^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+            "Description": "An S3 bucket as the data lake instead of an EFS file system "
+            "(empty: create the EFS data root).",
+        },
+    }
+    resources = {
         "DataFileSystem": {
             "Type": "AWS::EFS::FileSystem",
             "Condition": "CreateEfs",
@@ -565,6 +714,86 @@ def _shared_resources(
                 }
             },
         ],
+    }
+    outputs = {
+        "DataFileSystemId": {
+            "Condition": "CreateEfs",
+            "Value": {"Ref": "DataFileSystem"},
+            "Description": "r2o render batch --efs-file-system-id",
+        }
+    }
+    return Piece(
+        resources=resources,
+        parameters=parameters,
+        conditions={"CreateEfs": {"Fn::Equals": [{"Ref": "DataBucket"}, ""]}},
+        outputs=outputs,
+        transforms=("AWS::LanguageExtensions",),  # Fn::ForEach
+    )
+
+
+# --- CodeBuild ---------------------------------------------------------------------------------------
+
+
+def codebuild(catalog: Catalog) -> Piece:
+    """The project that runs buildspec.yml as a batch build, its log group, and its service role:
+    push to the ECR repositories, run its own builds, register the job definitions and pass their roles."""
+    project = "${AWS::StackName}-build"
+    repositories = list(catalog.repositories.values())
+    job_roles = [{"Fn::GetAtt": [logical_id(n, "JobRole"), "Arn"]} for n in catalog.names]
+    job_roles += [{"Fn::GetAtt": [role, "Arn"]} for role in catalog.secret_roles]
+    parameters = {
+        "SourceType": {
+            "Type": "String",
+            "Default": "GITHUB",
+            "AllowedValues": ["GITHUB", "GITHUB_ENTERPRISE", "BITBUCKET", "CODECOMMIT"],
+            "Description": "Where CodeBuild finds the repository.",
+        },
+        "SourceLocation": {
+            "Type": "String",
+            "MinLength": 1,
+            "Description": "Clone URL of this repository, for CodeBuild.",
+        },
+    }
+    statements: list[dict[str, Any]] = [
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [{"Fn::GetAtt": ["BuildLogGroup", "Arn"]}],
+        },
+        {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+        {"Effect": "Allow", "Action": _ECR_PUSH, "Resource": _arns(repositories)},
+        {
+            "Effect": "Allow",
+            "Action": [
+                "codebuild:StartBuild",
+                "codebuild:StopBuild",
+                "codebuild:RetryBuild",
+                "codebuild:BatchGetBuilds",
+            ],
+            "Resource": [_arn("codebuild", f"project/{project}")],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["batch:DescribeJobDefinitions", "batch:DescribeJobQueues"],
+            "Resource": "*",
+        },
+        {
+            "Effect": "Allow",
+            "Action": [
+                "batch:RegisterJobDefinition",
+                "batch:DeregisterJobDefinition",
+                "batch:TagResource",
+            ],
+            "Resource": [_arn("batch", f"job-definition/{batch.DEFAULT_NAME_PREFIX}*")],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": [{"Fn::GetAtt": ["ExecutionRole", "Arn"]}, *job_roles],
+            "Condition": {"StringEquals": {"iam:PassedToService": "batch.amazonaws.com"}},
+        },
+    ]
+    resources = {
         "BuildLogGroup": {
             "Type": "AWS::Logs::LogGroup",
             "Properties": {
@@ -577,50 +806,7 @@ def _shared_resources(
             "Properties": {
                 "Description": "CodeBuild: build and push images, run the build graph, deploy definitions",
                 "AssumeRolePolicyDocument": _trust("codebuild.amazonaws.com"),
-                "Policies": [
-                    _policy(
-                        "build",
-                        [
-                            {
-                                "Effect": "Allow",
-                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                                "Resource": [{"Fn::GetAtt": ["BuildLogGroup", "Arn"]}],
-                            },
-                            {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
-                            {"Effect": "Allow", "Action": _ECR_PUSH, "Resource": repo_arns(all_repos)},
-                            {
-                                "Effect": "Allow",
-                                "Action": [
-                                    "codebuild:StartBuild",
-                                    "codebuild:StopBuild",
-                                    "codebuild:RetryBuild",
-                                    "codebuild:BatchGetBuilds",
-                                ],
-                                "Resource": [_arn("codebuild", f"project/{project}")],
-                            },
-                            {
-                                "Effect": "Allow",
-                                "Action": ["batch:DescribeJobDefinitions", "batch:DescribeJobQueues"],
-                                "Resource": "*",
-                            },
-                            {
-                                "Effect": "Allow",
-                                "Action": [
-                                    "batch:RegisterJobDefinition",
-                                    "batch:DeregisterJobDefinition",
-                                    "batch:TagResource",
-                                ],
-                                "Resource": [_arn("batch", f"job-definition/{batch.DEFAULT_NAME_PREFIX}*")],
-                            },
-                            {
-                                "Effect": "Allow",
-                                "Action": ["iam:PassRole"],
-                                "Resource": [{"Fn::GetAtt": ["ExecutionRole", "Arn"]}, *job_roles],
-                                "Condition": {"StringEquals": {"iam:PassedToService": "batch.amazonaws.com"}},
-                            },
-                        ],
-                    )
-                ],
+                "Policies": [_policy("build", statements)],
             },
         },
         "BuildProject": {
@@ -641,15 +827,7 @@ def _shared_resources(
                     "Image": CODEBUILD_IMAGE,
                     "PrivilegedMode": True,
                     "EnvironmentVariables": [
-                        {
-                            "Name": "R2O_REGISTRY",
-                            "Value": {
-                                "Fn::Select": [
-                                    0,
-                                    {"Fn::Split": ["/", {"Fn::GetAtt": [all_repos[0], "RepositoryUri"]}]},
-                                ]
-                            },
-                        },
+                        {"Name": "R2O_REGISTRY", "Value": _registry(repositories[0])},
                         {"Name": "R2O_JOB_QUEUE", "Value": {"Ref": "JobQueueName"}},
                     ],
                 },
@@ -669,6 +847,11 @@ def _shared_resources(
             },
         },
     }
+    return Piece(
+        resources=resources,
+        parameters=parameters,
+        outputs={"BuildProjectName": {"Value": {"Ref": "BuildProject"}}},
+    )
 
 
 class _NoAliasDumper(yaml.SafeDumper):
