@@ -17,6 +17,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mda8 as rules
 import netCDF4
@@ -268,6 +269,14 @@ def write_map(path: Path, oz: HourlyOzone, res: rules.Mda8Result, days: list[dt.
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    # unhinted glyphs: the host's and the image's FreeType versions then draw text much more alike
+    with plt.rc_context({"text.hinting": "none"}):
+        _draw_map(plt, path, oz, res, days)
+
+
+def _draw_map(plt: Any, path: Path, oz: HourlyOzone, res: rules.Mda8Result, days: list[dt.date]) -> None:
+    import matplotlib
     from matplotlib.collections import LineCollection
 
     ny, nx = res.highest.shape
