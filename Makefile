@@ -29,8 +29,10 @@ lint: venv  ## ruff, mypy --strict, and the import contracts of the house (lint-
 	$(VENV)/bin/mypy --strict tools/r2o
 	$(VENV)/bin/lint-imports
 
+# --dist loadgroup: tests sharing an expensive fixture (xdist_group marks: the downscaled wrf day) run on
+# one worker, so it is computed once; every other test is spread as with the default --dist load
 unit: venv  ## The fast tier: no Docker, no services, in parallel
-	$(PYTEST) -q -n auto -m "not docker and not slow and not integration"
+	$(PYTEST) -q -n auto --dist loadgroup -m "not docker and not slow and not integration"
 
 test: venv lint engine  ## Everything: lint, unit tier, Docker tier
 	$(PYTEST) -q

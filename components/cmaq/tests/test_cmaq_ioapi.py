@@ -1,4 +1,8 @@
-"""One hour of cmaq through its command on synthetic inputs: the I/O API conventions of CONC and CGRID."""
+"""One hour of cmaq through its command on synthetic inputs: the I/O API conventions of CONC and CGRID.
+
+The runs take a few seconds: `make test` (slow); the fast tier keeps the argument check and the golden
+case `first-hours`, whose comparison covers every header attribute.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ def one_hour(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_conc_and_cgrid_follow_the_conventions(
     one_hour: Path, ioapi_conventions: Callable[[Path, int], None]
 ) -> None:
@@ -39,6 +44,7 @@ def test_conc_and_cgrid_follow_the_conventions(
     assert "--date 2024-07-15 --hours 1" in history and "initial state: clean background" in history
 
 
+@pytest.mark.slow
 def test_a_short_run_ends_its_restart_at_its_last_hour(one_hour: Path) -> None:
     with netCDF4.Dataset(one_hour / "CONC.nc") as conc, netCDF4.Dataset(one_hour / "CGRID.nc") as cgrid:
         assert ioapi.read_times(conc) == [dt.datetime(2024, 7, 15, 0)]

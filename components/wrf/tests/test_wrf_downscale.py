@@ -10,6 +10,10 @@ import numpy as np
 import pytest
 from aqdomain import domain, solar, surface
 
+# one worker runs every test that uses the downscaled golden day, so it is computed once (make unit
+# distributes with --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("wrf-golden-day")
+
 CASE = Path(__file__).resolve().parent / "golden" / "one-day"
 COARSE = CASE / "inputs" / "coarse.nc"
 DAY = dt.date(2024, 7, 15)

@@ -18,7 +18,12 @@ from pathlib import Path
 
 import netCDF4
 import numpy as np
+import pytest
 from aqdomain import domain, surface
+
+# one worker runs every test that uses the downscaled golden day, so it is computed once (make unit
+# distributes with --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("wrf-golden-day")
 
 # WRF's constants (share/module_model_constants.F): R_d, c_p = 7 R_d / 2, g, and the theta offset T0
 R_D, CP, G, T0 = 287.0, 1004.5, 9.81, 300.0
