@@ -366,7 +366,7 @@ def report_text(
         "day         valid cells  max MDA8 (ppb)  at (row, col)  cells > 70 ppb",
     ]
     if lookahead:
-        lines[5:5] = [
+        lines[6:6] = [
             f"look-ahead: {', '.join(str(d) for d in lookahead)} simulated, not reported: its 00-06 LST",
             "       hours complete the last reported day's evening windows (those starting 17-23 LST)",
         ]
