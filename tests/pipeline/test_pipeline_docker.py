@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import docker.errors
 import pytest
 
 from r2o.images.engine import Engine
@@ -78,14 +79,23 @@ def test_chain_in_docker_matches_native(engine: Engine, tmp_path: Path) -> None:
     prov = json.loads((docker_repo / run / "acc" / "2024-07-16" / "provenance.json").read_text())
     assert prov["backend"] == "docker" and prov["image_digest"].startswith("sha256:")
     assert prov["image"] == ImageGraph.from_repo(Repository(docker_repo)).ref("acc")
-    left = [
-        c
-        for c in engine.client.containers.list(all=True, filters={"label": "org.r2o.component"})
-        if f"R2O_PIPELINE_RUN={docker_repo / run}" in (c.attrs["Config"]["Env"] or [])
-    ]
-    assert left == []
+    assert _containers(engine, docker_repo) == []
     again = r2o(*args, cwd=docker_repo)
     assert again.returncode == 0 and "0 ran, 7 cached" in again.stderr
+
+
+def _containers(engine: Engine, repo: Path) -> list[Any]:
+    """The containers r2o started for ``repo`` (its org.r2o.repo label; other sessions share the
+    engine); one removed between the listing and its inspection is gone, not left."""
+    labels = ["org.r2o.component", f"org.r2o.repo={repo.resolve()}"]
+    found = []
+    for c in engine.client.containers.list(all=True, sparse=True, filters={"label": labels}):
+        try:
+            c.reload()
+        except docker.errors.NotFound:
+            continue
+        found.append(c)
+    return found
 
 
 def _wait(client: Any, ids: list[str], timeout: float = 600) -> dict[str, str]:
@@ -176,14 +186,9 @@ def test_ctrl_c_in_docker_removes_the_containers(engine: Engine, tmp_path: Path)
         stderr=subprocess.PIPE,
         text=True,
     )
-    marker = f"R2O_PIPELINE_RUN={run}"
 
     def ours() -> list[Any]:
-        return [
-            c
-            for c in engine.client.containers.list(all=True, filters={"label": "org.r2o.component"})
-            if marker in (c.attrs["Config"]["Env"] or [])
-        ]
+        return _containers(engine, repo)
 
     deadline = time.monotonic() + 120
     while not ours():
