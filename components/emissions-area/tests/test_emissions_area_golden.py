@@ -1,0 +1,7 @@
+"""The fast tier's golden regression of emissions-area: case `one-day`, natively, through `r2o test`."""
+
+from collections.abc import Callable
+
+
+def test_one_day_case_reproduces_its_expected_outputs(golden_case: Callable[[str, str], None]) -> None:
+    golden_case("emissions-area", "one-day")
