@@ -7,7 +7,7 @@ import click
 from r2o.cli.context import State, err, out, pass_state, print_json
 from r2o.cli.options import BatchArgs, batch_options
 from r2o.cli.progress import PipelineProgress
-from r2o.errors import PipelineError, UsageError
+from r2o.errors import UsageError
 from r2o.pipeline import plan as planning
 from r2o.pipeline import spec
 from r2o.repo import Repository
@@ -56,10 +56,22 @@ def plan_command(state: State, name: str, start: str, days: int, as_json: bool) 
 @_days
 @click.option("--jobs", "-j", type=int, default=None, help="vCPU budget (default: the number of cores).")
 @click.option("--native", is_flag=True, help="Run tasks on the host instead of in their images.")
+@click.option(
+    "--prepare-inputs",
+    is_flag=True,
+    help="Make missing input files with their pipeline's prepare command (AQcast: synoptic files).",
+)
 @_json
 @pass_state
 def run_command(
-    state: State, name: str, start: str, days: int, jobs: int | None, native: bool, as_json: bool
+    state: State,
+    name: str,
+    start: str,
+    days: int,
+    jobs: int | None,
+    native: bool,
+    prepare_inputs: bool,
+    as_json: bool,
 ) -> int:
     """Run pipeline NAME locally: parallel, cached, resumable (rerun the same command after a failure)."""
     from r2o.pipeline import local
@@ -68,7 +80,9 @@ def run_command(
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
     graph = _graph(state.repo, name, start, days)
     with PipelineProgress() as progress:
-        report = local.run_pipeline(state.repo, graph, native=native, jobs=jobs, on_event=progress)
+        report = local.run_pipeline(
+            state.repo, graph, native=native, jobs=jobs, on_event=progress, prepare_inputs=prepare_inputs
+        )
     report_path = report.run_dir / local.REPORT_FILE
     if as_json:
         print_json(report.as_dict())
@@ -79,12 +93,7 @@ def run_command(
         f"({report.backend}, {report.jobs} vCPUs)",
         markup=False,
     )
-    if not report.ok:
-        details = "\n".join(f"{t.id}: {t.error}" for t in report.failed)
-        raise PipelineError(
-            f"{len(report.failed)} task(s) failed; their dependents did not run.\n{details}",
-            hint=f"run report: {report_path}",
-        )
+    report.raise_for_failures()
     err.print(
         f"r2o: outputs in {report.run_dir}/<step>/<day>/ (each with provenance.json); report: {report_path}",
         markup=False,

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from r2o import fs, git
+from r2o import fs, git, workspace
 from r2o.errors import PipelineError, R2OError, RunError
 from r2o.manifest import Component, Parameter
 from r2o.pipeline.cache import Hasher, TaskCache, link_tree, task_key
@@ -50,6 +50,10 @@ from r2o.run.plan import make_plan
 from r2o.run.runner import run
 
 REPORT_FILE = "report.json"
+# Two tasks with one cache key (same component, parameters and inputs) run once in this process, even
+# in two concurrent runs (the service): the second waits for the first and finds its cache entry.
+_KEY_LOCKS: dict[str, threading.Lock] = {}
+_KEY_LOCKS_LOCK = threading.Lock()
 
 PENDING, RUNNING, RAN, CACHED, FAILED, BLOCKED, INTERRUPTED = (
     "pending",
@@ -114,6 +118,14 @@ class RunReport:
     def ok(self) -> bool:
         return all(t.status in DONE for t in self.tasks)
 
+    def raise_for_failures(self) -> None:
+        if not self.ok:
+            details = "\n".join(f"{t.id}: {t.error}" for t in self.failed)
+            raise PipelineError(
+                f"{len(self.failed)} task(s) failed; their dependents did not run.\n{details}",
+                hint=f"run report: {self.run_dir / REPORT_FILE}",
+            )
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "pipeline": self.pipeline,
@@ -177,8 +189,8 @@ class LocalRun:
         self._done: queue.Queue[tuple[str, TaskRecord]] = queue.Queue()
         self._t0 = 0.0
         self._hash_lock = threading.Lock()
-        self._key_locks: dict[str, threading.Lock] = {}
-        self._stop = threading.Event()  # set on interrupt: every running task stops
+        self._stop = threading.Event()  # set on interrupt or cancel: every running task stops
+        self.session = workspace.session(repo.root)  # sweeps what killed runs left, notes our staging
         self._counts: collections.Counter[str] = collections.Counter({PENDING: len(self.records)})
 
     # --- scheduling ---------------------------------------------------------------------------
@@ -187,8 +199,6 @@ class LocalRun:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with self._locked():
-            self.cache.clean_partials()
-            self._clean_partials(self.run_dir)
             self._check_external_inputs()
             self._t0 = time.monotonic()
             stopped: KeyboardInterrupt | None = None
@@ -232,6 +242,8 @@ class LocalRun:
                 stack.extend(dependents[tid])
 
         while ready or running:
+            if self._stop.is_set():
+                raise KeyboardInterrupt  # canceled: _interrupt stops what runs, nothing new starts
             budget = self.jobs - sum(running.values())
             still: list[str] = []
             for pos, tid in enumerate(ready):
@@ -252,7 +264,10 @@ class LocalRun:
                 if stuck:  # cannot happen in a valid graph; never spin
                     raise PipelineError(f"tasks can never start: {', '.join(stuck[:10])}")
                 break
-            tid, record = self._done.get()
+            try:
+                tid, record = self._done.get(timeout=0.5)  # wake up now and then to see a cancel
+            except queue.Empty:
+                continue
             running.pop(tid, None)
             self.records[tid] = record
             self._count(RUNNING, record.status)
@@ -371,19 +386,25 @@ class LocalRun:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
+        """One writer per run folder; runs of other ranges share the cache safely (a cache entry is
+        written once, by one runner at a time in this process, promoted with a rename)."""
         self.cache.root.mkdir(parents=True, exist_ok=True)
-        with (self.cache.root / ".lock").open("w") as fh:
+        with (self.run_dir / ".lock").open("w") as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 raise PipelineError(
-                    "another `r2o pipeline run` is using this repository's task cache",
+                    f"another r2o process is running this pipeline run ({self.run_dir})",
                     hint="wait for it to finish (or stop it), then run this command again",
                 ) from None
             try:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def cancel(self) -> None:
+        """Stop the run from another thread: no new task starts, running ones are stopped."""
+        self._stop.set()
 
     # --- one task -----------------------------------------------------------------------------
 
@@ -404,8 +425,8 @@ class LocalRun:
         if dest.is_dir() and cache_key_of(dest) == key:
             rec.status, rec.cache_hit = CACHED, "run"
             return
-        with self._hash_lock:
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with _KEY_LOCKS_LOCK:
+            key_lock = _KEY_LOCKS.setdefault(key, threading.Lock())
         # Two tasks with the same key (same component, parameters and inputs) run once: the second waits.
         with key_lock:
             self._fill(task, component, rec, key, inputs, image)
@@ -434,7 +455,13 @@ class LocalRun:
             )
             log_path = self.run_dir / "logs" / f"{task.id}.log"
             try:
-                result = run(plan, self.backend.executor, stop=self._stop, log_path=log_path)
+                result = run(
+                    plan,
+                    self.backend.executor,
+                    stop=self._stop,
+                    log_path=log_path,
+                    on_staging=self.session.note_external,
+                )
             except RunError as exc:
                 rec.exit_code = exc.status
                 raise PipelineError(
@@ -505,7 +532,10 @@ class LocalRun:
         parameters: Mapping[str, str],
     ) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = fs.private_dir(dest.parent, f".{dest.name}.partial-")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = dest.parent / f".{dest.name}.partial-{self.session.id}-{os.urandom(4).hex()}"
+        self.session.note_external(staging)
+        os.mkdir(staging, 0o700)
         try:
             link_tree(entry, staging)
             outputs = {}
@@ -565,12 +595,6 @@ class LocalRun:
         fs.atomic_write(self.run_dir / REPORT_FILE, json.dumps(report.as_dict(), indent=2) + "\n")
         return report
 
-    @staticmethod
-    def _clean_partials(run_dir: Path) -> None:
-        for path in run_dir.rglob(".*"):
-            if path.is_dir() and (".partial-" in path.name or ".old-" in path.name):
-                shutil.rmtree(path, ignore_errors=True)
-
 
 def run_pipeline(
     repo: Repository,
@@ -579,7 +603,18 @@ def run_pipeline(
     native: bool,
     jobs: int | None,
     on_event: Callable[[Event], None] | None = None,
+    prepare_inputs: bool = False,
 ) -> RunReport:
+    """Run ``graph`` locally; with ``prepare_inputs``, missing input files that have a prepare
+    command are made first (reported as notes)."""
+    if prepare_inputs:
+        from r2o.pipeline import inputs
+
+        def say(line: str) -> None:
+            if on_event is not None:
+                on_event(Event("note", "", None, 0, 0, 0, len(graph.tasks), 0.0, line))
+
+        inputs.prepare_missing(repo, graph, say=say)
     backend = make_backend(repo, graph, native=native)
     return LocalRun(
         repo, graph, backend, jobs=jobs, on_event=on_event, git_commit=git.head_commit(repo.root)

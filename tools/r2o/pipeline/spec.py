@@ -51,6 +51,7 @@ class PipelineInput:
     format: str
     kind: str = "file"
     description: str = ""
+    prepare: tuple[str, ...] = ()  # a command that makes a missing file (${day}, ${path})
 
     @property
     def per_day(self) -> bool:
@@ -181,7 +182,14 @@ class _Checker:
                 f"set name: {self.doc.file.stem}, or rename the file",
             )
         inputs = {
-            n: PipelineInput(n, s["path"], s["format"], s.get("kind", "file"), s.get("description", ""))
+            n: PipelineInput(
+                n,
+                s["path"],
+                s["format"],
+                s.get("kind", "file"),
+                s.get("description", ""),
+                tuple(s.get("prepare", ())),
+            )
             for n, s in d.get("inputs", {}).items()
         }
         for n, pin in inputs.items():

@@ -162,8 +162,9 @@ def run(
     """Execute ``plan``; its outputs appear in ``plan.output_dir`` only if the run succeeds.
 
     ``stop`` set by another thread stops the run (KeyboardInterrupt is raised here); the log is
-    moved to ``log_path`` when given, whatever the outcome; ``on_staging`` is told the staging
-    folder before it is made, so that a crash can be cleaned up (r2o.workspace)."""
+    written to ``log_path`` when given (as the run goes on), whatever the outcome; ``on_staging``
+    is told the staging folder before it is made, so that a crash can be cleaned up
+    (r2o.workspace)."""
     dest = plan.output_dir
     _check_destination(plan)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -201,7 +202,11 @@ def _execute(
     log_path: Path | None,
 ) -> Execution:
     limit = plan.limits.storage_mib << 20
-    log = CappedLog(staging / "log.txt")
+    if log_path is not None:  # written in place, so that it can be followed while the run goes on
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        for old in (log_path, *log_path.parent.glob(f".{log_path.name}.tail*")):
+            fs.remove_tree(old)
+    log = CappedLog(log_path if log_path is not None else staging / "log.txt")
     stdout_file = (staging / STDOUT_FILE).open("xb") if plan.stdout_output is not None else None
     streams = _Streams(log, stdout_file, echo, limit)
     start = time.monotonic()
@@ -244,10 +249,6 @@ def _execute(
         if stdout_file is not None:
             stdout_file.close()
         logfile = log.close()
-        if log_path is not None:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(logfile.path, log_path)
-            logfile = LogFile(log_path, logfile.total_bytes, logfile.elided_bytes)
     return Execution(
         exit_code=outcome.exit_code,
         seconds=time.monotonic() - start,
