@@ -40,6 +40,7 @@ COMMANDS = {
     "logs": "jobs:logs_command",
     "cancel": "jobs:cancel_command",
     "pipeline": "pipeline:command",
+    "serve": "serve:command",
 }
 
 
