@@ -8,7 +8,7 @@ R2O     := $(VENV)/bin/r2o
 STAMP   := $(VENV)/.r2o-installed
 PYTEST  := $(PY) -m pytest
 
-.PHONY: help venv engine lint unit test demo clean
+.PHONY: help venv engine lint unit test demo serve clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -54,6 +54,10 @@ demo: venv engine  ## The main job: build every image, run AQcast for 2 days (+1
 	  echo "MDA8 map:  $$run/compliance/mda8_max.png"; \
 	  echo "report:    $$run/compliance/report.txt"; \
 	  echo "run report: $$run/report.json"
+
+serve: venv engine  ## The product service on http://127.0.0.1:8080/ (API, WES, TES; auth none, loopback only)
+	$(R2O) build --all
+	$(R2O) serve --host 127.0.0.1 --port 8080
 
 clean:  ## Remove run outputs and caches (not the venv)
 	rm -rf .r2o .pytest_cache .mypy_cache .ruff_cache

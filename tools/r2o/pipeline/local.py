@@ -279,6 +279,8 @@ class LocalRun:
                 waiting[dep] -= 1
                 if waiting[dep] == 0 and self.records[dep].status == PENDING:
                     bisect.insort(ready, dep, key=order.__getitem__)
+        if self._stop.is_set():  # canceled while the last tasks were stopping
+            raise KeyboardInterrupt
 
     def _launch(self, task: Task) -> None:
         rec = self.records[task.id]

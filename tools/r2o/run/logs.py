@@ -63,6 +63,7 @@ class CappedLog:
         self.total += len(view)
         if room > 0:
             self._fh.write(view[:room])
+            self._fh.flush()  # readable at once: the service follows a running task's log
             view = view[room:]
         while view:
             if not self._segments or self._segment_bytes >= self.tail:
