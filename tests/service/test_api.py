@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
 from r2o.repo import Repository
@@ -52,31 +53,36 @@ def make_client(root: Path, **options: Any) -> TestClient:
     return TestClient(create_app(service, TokenAuth()))
 
 
+NAPPER = "import sys, time; print('napping', flush=True); time.sleep(float(sys.argv[1]))"
+FAILER = "import sys; print('broken on purpose', file=sys.stderr); sys.exit(3)"
+
+
+def add_component(
+    root: Path, name: str, command: list[str], parameters: dict[str, Any] | None = None
+) -> None:
+    folder = root / "components" / name
+    folder.mkdir()
+    (folder / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+    manifest = {
+        "apiVersion": "r2o/v1",
+        "name": name,
+        "version": "1.0.0",
+        "description": f"test component {name}",
+        "base": "python-sci",
+        "command": command,
+        "parameters": parameters or {},
+        "resources": {"vcpus": 1, "memory_mib": 256, "timeout_s": 600, "retries": 1},
+        "outputs": [{"name": "log", "path": "stdout", "format": "text"}],
+    }
+    (folder / "component.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+
+
 @pytest.fixture
 def repo(repo_copy: Path) -> Path:
     """identity-matrix, plus a component that sleeps (to cancel) and one that fails."""
-    for name, command, parameters in (
-        (
-            "napper",
-            '["python3", "-c", "import time,sys; print(\'napping\', flush=True); time.sleep(float(sys.argv[1]))", "Ref::seconds"]',
-            "seconds: {type: number, default: 30, minimum: 0, maximum: 600}",
-        ),
-        (
-            "failer",
-            '["python3", "-c", "import sys; print(\'broken on purpose\', file=sys.stderr); sys.exit(3)"]',
-            "",
-        ),
-    ):
-        folder = repo_copy / "components" / name
-        folder.mkdir()
-        (folder / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
-        (folder / "component.yaml").write_text(
-            f"apiVersion: r2o/v1\nname: {name}\nversion: 1.0.0\ndescription: test component {name}\n"
-            f"base: python-sci\ncommand: {command}\n"
-            + (f"parameters:\n  {parameters}\n" if parameters else "")
-            + "resources: {vcpus: 1, memory_mib: 256, timeout_s: 600, retries: 1}\n"
-            "outputs:\n  - {name: log, path: stdout, format: text}\n"
-        )
+    seconds = {"type": "number", "default": 30, "minimum": 0, "maximum": 600}
+    add_component(repo_copy, "napper", ["python3", "-c", NAPPER, "Ref::seconds"], {"seconds": seconds})
+    add_component(repo_copy, "failer", ["python3", "-c", FAILER])
     return repo_copy
 
 
