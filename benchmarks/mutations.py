@@ -123,8 +123,9 @@ def run_tests(clone: Path, args: list[str]) -> Verdict:
         timeout=3600,
     )
     seconds = time.perf_counter() - start
+    # node ids of the short summary; xdist's --dist loadgroup appends "@<group>", which is not part of the id
     failures = [
-        line.split(" ", 1)[1].split(" - ", 1)[0]
+        re.sub(r"@[\w.-]+$", "", line.split(" ", 1)[1].split(" - ", 1)[0])
         for line in proc.stdout.splitlines()
         if line.startswith(("FAILED ", "ERROR "))
     ]
@@ -137,6 +138,8 @@ def genuine(clone: Path, failures: list[str]) -> list[str]:
     if not failures:
         return []
     again = run_tests(clone, ["-q", *failures])
+    if not again.passed and not again.failures:  # pytest could not even run them: trust nothing
+        raise SystemExit(f"re-running the failed tests unmutated did not run them:\n{again.tail}")
     return [f for f in failures if f not in again.failures] if not again.passed else list(failures)
 
 
