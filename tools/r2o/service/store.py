@@ -301,7 +301,8 @@ class SqliteStore:
         with self._tx() as db:
             rows = list(
                 db.execute(
-                    "SELECT id FROM runs WHERE (state = ? OR (state IN (?, ?, ?) AND lease_expires < ?)) "
+                    # a queued run is leased too: once claimed it stays QUEUED until its worker starts it
+                    "SELECT id FROM runs WHERE state IN (?, ?, ?, ?) AND lease_expires < ? "
                     "ORDER BY created, id LIMIT 1",
                     (states.QUEUED, states.INITIALIZING, states.RUNNING, states.CANCELING, t),
                 )
