@@ -159,7 +159,7 @@ CREATE TABLE IF NOT EXISTS uploads (
 
 
 def encode_cursor(run: RunRecord) -> str:
-    return f"{run.created:.6f}:{run.id}"
+    return f"{run.created!r}:{run.id}"  # exact: a rounded time would repeat or skip runs at page ends
 
 
 def decode_cursor(cursor: str) -> tuple[float, str]:
