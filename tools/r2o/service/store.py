@@ -396,9 +396,14 @@ def _run_row(run: RunRecord) -> dict[str, Any]:
     return {k: _column_value(k, v) for k, v in asdict(run).items()}
 
 
+_RECORDS_MAX = 20_000
+_records: dict[tuple[Any, ...], RunRecord] = {}  # a row's exact values -> its record (immutable)
+
+
 def _run(row: sqlite3.Row) -> RunRecord:
-    data = {c: row[c] for c in _RUN_COLUMNS}
-    for key in _JSON_RUN:
-        data[key] = json.loads(data[key])
-    data["cancel_requested"] = bool(data["cancel_requested"])
-    return RunRecord(**data)
+    # Lists read the same rows again and again (a page polled, a list paged through): building a
+    # record (four JSON columns, 25 fields) was most of a page's time; a row seen before is a lookup.
+    values = tuple(row)
+    found = _records.get(values)
+    if found is not None:
+        return found
