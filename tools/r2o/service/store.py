@@ -245,8 +245,8 @@ class SqliteStore:
             args += [f'$."{where.tag[0]}"', where.tag[1]]
         if cursor is not None:
             created, run_id = decode_cursor(cursor)
-            sql.append("AND (created < ? OR (created = ? AND id < ?))")
-            args += [created, created, run_id]
+            sql.append("AND (created, id) < (?, ?)")  # a row value: SQLite seeks its index to the cursor
+            args += [created, run_id]
         sql.append("ORDER BY created DESC, id DESC LIMIT ?")
         args.append(limit + 1)
         rows = self._query(" ".join(sql), args)
