@@ -407,3 +407,12 @@ def _run(row: sqlite3.Row) -> RunRecord:
     found = _records.get(values)
     if found is not None:
         return found
+    data = {c: row[c] for c in _RUN_COLUMNS}
+    for key in _JSON_RUN:
+        data[key] = json.loads(data[key])
+    data["cancel_requested"] = bool(data["cancel_requested"])
+    found = RunRecord(**data)
+    if len(_records) >= _RECORDS_MAX:
+        _records.clear()
+    _records[values] = found
+    return found
