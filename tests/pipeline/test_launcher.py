@@ -72,8 +72,8 @@ def test_the_launcher_runs_the_day_functions_it_is_tested_with() -> None:
 def test_every_index_of_ten_years_is_the_graphs_day(start: str, days: int) -> None:
     graph = _aqcast(dt.date.fromisoformat(start), days)
     cmaq = sorted((t for t in graph.tasks if t.step == "cmaq"), key=lambda t: t.day or "")
-    assert len(cmaq) == days
-    shell = _shell_days(start, days)
+    assert len(cmaq) == days + 1  # and AQcast's look-ahead day
+    shell = _shell_days(start, days + 1)
     assert [day for day, _ in shell] == [t.day for t in cmaq]
     # the day before is the day of the restart input the graph gives each task (none on the first day)
     restarts = [next((i.sources[0].day for i in t.inputs if i.name == "restart"), None) for t in cmaq]
@@ -93,16 +93,16 @@ def test_every_index_of_ten_years_is_the_graphs_day(start: str, days: int) -> No
     )
 
 
-@pytest.mark.parametrize(("start", "days"), [("0001-01-01", 800), ("9997-11-01", 791)])
+@pytest.mark.parametrize(("start", "days"), [("0001-01-01", 800), ("9997-11-01", 790)])
 def test_the_first_and_last_representable_days(start: str, days: int) -> None:
     graph = _aqcast(dt.date.fromisoformat(start), days)
     wrf = sorted((t.day for t in graph.tasks if t.step == "wrf"), key=str)
-    shell = _shell_days(start, days)
+    shell = _shell_days(start, days + 1)  # the reported days and AQcast's look-ahead day
     assert [day for day, _ in shell] == wrf
     if start == "0001-01-01":
         assert shell[0] == ("0001-01-01", "0000-12-31")  # the day before no task's day
     else:
-        assert graph.end == dt.date.max and shell[-1] == ("9999-12-31", "9999-12-30")
+        assert graph.dates[-1] == dt.date.max.isoformat() and shell[-1] == ("9999-12-31", "9999-12-30")
 
 
 def test_a_malformed_first_day_stops_the_child() -> None:

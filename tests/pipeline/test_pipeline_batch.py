@@ -25,9 +25,14 @@ REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 QUEUE = "r2o-queue"
 
 
-def _plan(days: int) -> batch.BatchPlan:
+def _plan(days: int, *, lookahead: int | None = None) -> batch.BatchPlan:
+    """AQcast over ``days`` reported days (it simulates one more: its look-ahead day), or with
+    ``lookahead`` days instead."""
     repo = Repository(REPO_ROOT)
-    graph = planning.make_graph(spec.load(repo, "aqcast"), dt.date(2024, 1, 1), days)
+    pipeline = spec.load(repo, "aqcast")
+    if lookahead is not None:
+        pipeline = dataclasses.replace(pipeline, lookahead_days=lookahead)
+    graph = planning.make_graph(pipeline, dt.date(2024, 1, 1), days)
     images = ImageGraph.from_repo(repo)
     refs = {s.component.name: images.ref(s.component.name, REGISTRY) for s in graph.pipeline.steps.values()}
     options = BatchOptions(registry=REGISTRY, data=DataVolume(efs_file_system_id="fs-12345678"))
@@ -40,7 +45,7 @@ def test_a_year_of_aqcast_is_seven_array_jobs() -> None:
     assert len(calls) == 7 <= 10
     assert batch.validate_submit_calls(calls) == []
     by_name = {c["jobName"]: c for c in calls}
-    assert by_name["aqcast-wrf"]["arrayProperties"] == {"size": 365}
+    assert by_name["aqcast-wrf"]["arrayProperties"] == {"size": 366}  # 365 days and the look-ahead day
     assert "dependsOn" not in by_name["aqcast-wrf"]
     assert by_name["aqcast-merge"]["dependsOn"] == [
         {"jobId": "${job:aqcast-biogenic}", "type": "N_TO_N"},
@@ -72,7 +77,7 @@ def test_a_year_of_aqcast_is_seven_array_jobs() -> None:
 def test_long_ranges_split_into_chunks() -> None:
     plan = _plan(25_000)
     sizes = [j.size for j in plan.jobs if j.step == "cmaq"]
-    assert sizes == [10_000, 10_000, 5_000]
+    assert sizes == [10_000, 10_000, 5_001]
     cmaq_1 = next(j for j in plan.jobs if j.name == "aqcast-cmaq-1")
     assert ("aqcast-cmaq-0", None) in cmaq_1.depends_on and cmaq_1.sequential
     assert cmaq_1.first_day == batch.day_of("2024-01-01", 10_000)
@@ -132,12 +137,14 @@ def test_the_aqcast_graph_for_two_days() -> None:
     repo = Repository(REPO_ROOT)
     graph = planning.make_graph(spec.load(repo, "aqcast"), dt.date(2024, 7, 15), 2)
     by_id = {t.id: t for t in graph.tasks}
-    assert len(graph.tasks) == 6 * 2 + 1
+    assert len(graph.tasks) == 6 * 3 + 1  # two reported days and the look-ahead day, then compliance
+    assert graph.end == dt.date(2024, 7, 16) and graph.dates[-1] == "2024-07-17"
     assert by_id["cmaq/2024-07-15"].deps == ("wrf/2024-07-15", "merge/2024-07-15")  # clean start
     assert by_id["cmaq/2024-07-16"].deps == ("wrf/2024-07-16", "merge/2024-07-16", "cmaq/2024-07-15")
     restart = next(i for i in by_id["cmaq/2024-07-16"].inputs if i.name == "restart")
     assert restart.sources[0].output == "cgrid"
-    assert by_id["compliance"].deps == ("cmaq/2024-07-15", "cmaq/2024-07-16")
+    assert by_id["compliance"].deps == ("cmaq/2024-07-15", "cmaq/2024-07-16", "cmaq/2024-07-17")
+    assert by_id["compliance"].parameters["lookahead_days"] == "1"  # ${lookahead}
     assert by_id["wrf/2024-07-16"].inputs[0].sources[0].path == ".r2o/inputs/coarse/coarse_2024-07-16.nc"
 
 
@@ -205,8 +212,13 @@ def _fixture_plan(
     return batch.make_plan(graph, refs, BatchOptions(registry=REGISTRY, data=DataVolume(host_path="/lake")))
 
 
+def test_a_one_day_aqcast_is_two_day_arrays() -> None:
+    calls = _plan(1).submit_calls(QUEUE)  # the reported day and its look-ahead day
+    assert {c["arrayProperties"]["size"] for c in calls if "arrayProperties" in c} == {2}
+
+
 def test_one_day_is_plain_jobs() -> None:
-    calls = _plan(1).submit_calls(QUEUE)
+    calls = _plan(1, lookahead=0).submit_calls(QUEUE)
     assert len(calls) == 7 and not [c for c in calls if "arrayProperties" in c]
     assert {d.get("type") for c in calls for d in c.get("dependsOn", [])} == {None}
     by_name = {c["jobName"]: c for c in calls}

@@ -41,7 +41,8 @@ def plan_command(state: State, name: str, start: str, days: int, as_json: bool) 
         print_json(graph.as_dict())
         return 0
     out.print(
-        f"{graph.pipeline.name}: {len(graph.tasks)} tasks, {graph.start} .. {graph.end} ({days} days)",
+        f"{graph.pipeline.name}: {len(graph.tasks)} tasks, {graph.start} .. {graph.end} ({days} days"
+        + (f", then {graph.dates[-1]} simulated as look-ahead)" if graph.pipeline.lookahead_days else ")"),
         markup=False,
     )
     for task in graph.tasks:

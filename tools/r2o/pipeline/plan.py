@@ -85,10 +85,13 @@ class TaskGraph:
 
     @cached_property
     def dates(self) -> list[str]:
-        return [(self.start + dt.timedelta(days=i)).isoformat() for i in range(self.days)]
+        """Every simulated day: the reported ones, then the pipeline's look-ahead days."""
+        total = self.days + self.pipeline.lookahead_days
+        return [(self.start + dt.timedelta(days=i)).isoformat() for i in range(total)]
 
     @property
     def end(self) -> dt.date:
+        """The last reported day."""
         return self.start + dt.timedelta(days=self.days - 1)
 
     @property
@@ -146,10 +149,11 @@ def make_graph(pipeline: Pipeline, start: dt.date, days: int) -> TaskGraph:
             f"--days {days} is outside 1-{MAX_DAYS}",
             hint=f"a run covers at most {MAX_DAYS} days (a century); split a longer period into several runs",
         )
-    if (dt.date.max - start).days < days - 1:
+    if (dt.date.max - start).days < days - 1 + pipeline.lookahead_days:
         raise UsageError(
-            f"--start {start.isoformat()} --days {days} ends after {dt.date.max.isoformat()}, "
-            "the last date r2o can represent",
+            f"--start {start.isoformat()} --days {days}"
+            + (f" (and {pipeline.lookahead_days} look-ahead day(s))" if pipeline.lookahead_days else "")
+            + f" ends after {dt.date.max.isoformat()}, the last date r2o can represent",
             hint="choose an earlier --start or fewer --days",
         )
     graph = TaskGraph(pipeline, start, days)
@@ -177,7 +181,12 @@ def step_template(graph: TaskGraph, step: Step) -> Task:
 def _task(pipeline: Pipeline, step: Step, dates: list[str], day: str | None, previous: str | None) -> Task:
     """The task of ``step`` on ``day`` (None: a once-only step); ``previous`` is the day before, None on
     the first day of the range (a ``day: previous`` input is then unbound)."""
-    variables = {"start": dates[0], "end": dates[-1], **({"day": day} if day is not None else {})}
+    variables = {
+        "start": dates[0],
+        "end": dates[len(dates) - 1 - pipeline.lookahead_days],
+        "lookahead": str(pipeline.lookahead_days),
+        **({"day": day} if day is not None else {}),
+    }
     params = {
         k: substitute(v, variables) if isinstance(v, str) else Parameter.format(v)
         for k, v in step.parameters.items()

@@ -40,7 +40,7 @@ PIPELINE_SUFFIX = ".yaml"
 FOREACH_DAY = "day"
 SAME = "same"
 PREVIOUS = "previous"
-VARIABLES = ("day", "start", "end")
+VARIABLES = ("day", "start", "end", "lookahead")
 _VAR = re.compile(r"\$\{([A-Za-z_]+)\}")
 
 
@@ -89,6 +89,9 @@ class Pipeline:
     file: Path
     inputs: Mapping[str, PipelineInput]
     steps: Mapping[str, Step]  # in dependency order (producers first)
+    # days simulated after the last reported one (AQcast: the next morning's hours complete the
+    # evening's 8-hour ozone windows); a step sees the count as ${lookahead}
+    lookahead_days: int = 0
 
 
 def pipeline_files(repo: Repository) -> list[Path]:
@@ -232,7 +235,14 @@ class _Checker:
             self._check_parameters(step)
             self._check_inputs(step, steps, inputs, set(d["steps"]))
         order = self._order(steps)
-        return Pipeline(d["name"], d["description"], self.doc.file, inputs, {n: steps[n] for n in order})
+        return Pipeline(
+            d["name"],
+            d["description"],
+            self.doc.file,
+            inputs,
+            {n: steps[n] for n in order},
+            d.get("lookahead_days", 0),
+        )
 
     def _check_parameters(self, step: Step) -> None:
         comp = step.component
