@@ -73,6 +73,14 @@ from r2o.cli.context import State, err, pass_state
     show_default=True,
     help="The largest upload accepted.",
 )
+@click.option(
+    "--lease-seconds",
+    type=click.FloatRange(3, 3600),
+    default=30.0,
+    show_default=True,
+    help="A run stays with this server this long after its last heartbeat: a killed server's runs "
+    "are taken over after it.",
+)
 @pass_state
 def command(
     state: State,
@@ -90,6 +98,7 @@ def command(
     quota_vcpu_hours: float,
     price_vcpu_hour: float | None,
     upload_max_mib: int,
+    lease_seconds: float,
 ) -> int:
     """Serve the r2o API (/api/v1), GA4GH WES (/ga4gh/wes/v1) and TES (/ga4gh/tes/v1), and the web
     page, running products with the local executor. OpenAPI: /openapi.json."""
@@ -110,6 +119,7 @@ def command(
         quota_vcpu_hours=quota_vcpu_hours,
         price_vcpu_hour=price_vcpu_hour,
         upload_max_mib=upload_max_mib,
+        lease_s=lease_seconds,
     )
     serve(state.repo, options, say=lambda line: err.print(line, markup=False))
     return 0

@@ -32,6 +32,7 @@ class Options:
     quota_vcpu_hours: float = 500.0
     price_vcpu_hour: float | None = None
     upload_max_mib: int = 512
+    lease_s: float = 30.0
 
 
 def config_of(repo: Repository, options: Options) -> ServiceConfig:
@@ -46,6 +47,7 @@ def config_of(repo: Repository, options: Options) -> ServiceConfig:
         quotas=Quotas(options.quota_runs, options.quota_vcpu_hours),
         prices=Prices(vcpu_hour=options.price_vcpu_hour) if options.price_vcpu_hour is not None else Prices(),
         db=options.db,
+        lease_s=options.lease_s,
     )
 
 
