@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from r2o import __version__
 from r2o.service import api
@@ -86,6 +87,18 @@ def create_app(
             "the request is not valid: " + "; ".join(f"{f['field']}: {f['message']}" for f in fields),
             fields,
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def no_route(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """A path no route matches (404: also a path parameter holding a newline) or a method it does
+        not take (405), in the error shape of the API the path belongs to."""
+        what = {404: "is not an endpoint of this service", 405: "does not take this method"}.get(
+            exc.status_code
+        )
+        message = f"{request.method} {request.url.path} {what} (GET /openapi.json lists them)"
+        response = _error(request, exc.status_code, message if what else str(exc.detail), [])
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:

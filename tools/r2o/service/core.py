@@ -129,8 +129,9 @@ class Service:
         *,
         kind: str | None = None,
         relaunch_of: str | None = None,
+        checked: launch.Launch | None = None,  # a launch its API checked itself (TES tasks)
     ) -> RunRecord:
-        found = self.check(body, who)
+        found = checked if checked is not None else self.check(body, who)
         quota = self.quota(who)
         if quota.concurrent_used >= quota.concurrent_limit:
             raise QuotaExceeded(

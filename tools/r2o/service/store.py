@@ -109,6 +109,7 @@ class RunFilter:
     since: float | None = None  # created at or after
     until: float | None = None  # created before
     tag: tuple[str, str] | None = None  # key, value
+    kinds: tuple[str, ...] | None = None  # None: every kind; the GA4GH facades list their own
 
 
 class Store(Protocol):
@@ -123,6 +124,7 @@ class Store(Protocol):
     def tasks(self, run_id: str) -> list[TaskRecord]: ...
     def update_task(self, run_id: str, task_id: str, **changes: Any) -> None: ...
     def active_runs(self, user: str) -> int: ...
+    def state_counts(self) -> dict[str, int]: ...
     def vcpu_hours_since(self, user: str, since: float) -> float: ...
     def mean_task_seconds(self, component: str) -> float | None: ...
     def add_upload(self, upload: Upload) -> None: ...
@@ -243,6 +245,9 @@ class SqliteStore:
         if where.tag is not None:
             sql.append("AND json_extract(tags, ?) = ?")
             args += [f'$."{where.tag[0]}"', where.tag[1]]
+        if where.kinds is not None:
+            sql.append(f"AND kind IN ({', '.join('?' * len(where.kinds))})")
+            args += list(where.kinds)
         if cursor is not None:
             created, run_id = decode_cursor(cursor)
             sql.append("AND (created, id) < (?, ?)")  # a row value: SQLite seeks its index to the cursor
@@ -324,6 +329,11 @@ class SqliteStore:
                 (t + lease_s, run_id, owner),
             )
             return cur.rowcount == 1
+
+    def state_counts(self) -> dict[str, int]:
+        """How many runs (every user's, every kind) are in each state (WES service-info)."""
+        rows = self._query("SELECT state, count(*) AS n FROM runs GROUP BY state")
+        return {r["state"]: int(r["n"]) for r in rows}
 
     def active_runs(self, user: str) -> int:
         rows = self._query(

@@ -267,6 +267,10 @@ class Workers:
     # --- graphs and inputs -----------------------------------------------------------------------
 
     def graph_for(self, run: RunRecord, run_dir: Path) -> TaskGraph:
+        if run.kind == "tes":
+            from r2o.service import tes  # imported here: tes imports core, which imports this module
+
+            return tes.graph_for_tes(self.repo, self.store, run, run_dir)
         product = self.catalog.product(run.product)
         if product is None:
             raise R2OError(f"product {run.product} no longer exists in this repository")
