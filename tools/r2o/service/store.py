@@ -359,10 +359,13 @@ class SqliteStore:
         return [TaskRecord(**{c: r[c] for c in _TASK_COLUMNS}) for r in rows]
 
     def update_task(self, run_id: str, task_id: str, **changes: Any) -> None:
+        """Change a task that has not ended: an ended task keeps its record (a resumed run reports its
+        finished tasks again, RUNNING and then found in the cache)."""
         with self._tx() as db:
             db.execute(
-                f"UPDATE tasks SET {', '.join(f'{k} = ?' for k in changes)} WHERE run_id = ? AND task_id = ?",
-                [*changes.values(), run_id, task_id],
+                f"UPDATE tasks SET {', '.join(f'{k} = ?' for k in changes)} "
+                "WHERE run_id = ? AND task_id = ? AND state IN (?, ?)",
+                [*changes.values(), run_id, task_id, states.QUEUED, states.RUNNING],
             )
 
     def mean_task_seconds(self, component: str) -> float | None:
