@@ -434,3 +434,16 @@ def test_a_run_is_in_the_store_before_post_answers(repo: Path) -> None:
     with make_client(repo) as first, make_client(repo) as second:
         run = launch(first, "napper", parameters={"seconds": 0})
         assert second.get(f"/api/v1/runs/{run['id']}", headers=ALICE).status_code == 200
+
+
+def test_serve_refuses_unsafe_setups(repo: Path) -> None:
+    from tests.test_cli import assert_clean_error, r2o
+
+    assert_clean_error(r2o("serve", "--host", "0.0.0.0", cwd=repo), 2, "binds only to a loopback address")
+    native_oidc = r2o(
+        "serve", "--native", "--auth", "oidc", "--issuer", "https://x", "--audience", "y", cwd=repo
+    )
+    assert_clean_error(native_oidc, 2, "--native runs what users send on this host")
+    assert_clean_error(
+        r2o("serve", "--auth", "oidc", cwd=repo), 2, "--auth oidc needs --issuer URL and --audience"
+    )

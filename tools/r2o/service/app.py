@@ -68,7 +68,7 @@ def create_app(
     @app.exception_handler(AuthError)
     async def auth_error(request: Request, exc: AuthError) -> JSONResponse:
         response = _error(request, 401, str(exc), [])
-        response.headers["WWW-Authenticate"] = 'Bearer realm="r2o"'
+        response.headers["WWW-Authenticate"] = exc.www_authenticate
         return response
 
     @app.exception_handler(RequestValidationError)

@@ -173,6 +173,10 @@ class Service:
 
     def relaunch(self, run_id: str, edits: Mapping[str, Any], who: Identity) -> RunRecord:
         old = self.visible(run_id, who)
+        if old.kind == "tes":
+            raise ServiceError(
+                f"run {run_id} is a TES task: submit it again to /ga4gh/tes/v1/tasks to run it again"
+            )
         body = dict(old.request)
         body.pop("validate_only", None)
         body["product"] = old.product

@@ -53,6 +53,13 @@ def config_of(repo: Repository, options: Options) -> ServiceConfig:
 
 def authenticator_of(options: Options) -> Authenticator:
     check_bind(options.host, options.auth)
+    if options.native and options.auth != "none":
+        # natively, a TES task's command would run on this host as the service's user
+        raise UsageError(
+            "--native runs what users send on this host, outside any container; it is for a "
+            "development server of one user (--auth none, loopback)",
+            hint="drop --native to run in the images' sandboxes",
+        )
     if options.auth == "none":
         return NoAuth()
     if not options.issuer or not options.audience:
