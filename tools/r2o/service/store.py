@@ -148,11 +148,14 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_by_user ON runs (user, created DESC, id DESC);
 CREATE INDEX IF NOT EXISTS runs_by_time ON runs (created DESC, id DESC);
 CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state, created);
+CREATE INDEX IF NOT EXISTS runs_by_user_state ON runs (user, state);  -- active_runs: every POST, /me
 CREATE TABLE IF NOT EXISTS tasks (
     run_id TEXT NOT NULL, task_id TEXT NOT NULL, step TEXT NOT NULL, component TEXT NOT NULL, day TEXT,
     vcpus REAL NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, started REAL, finished REAL,
     seconds REAL, exit_code INTEGER, cache_hit TEXT, PRIMARY KEY (run_id, task_id)
 );
+-- mean_task_seconds (every launch's estimate) reads the index alone
+CREATE INDEX IF NOT EXISTS tasks_by_component ON tasks (component, state, cache_hit, seconds);
 CREATE TABLE IF NOT EXISTS uploads (
     id TEXT PRIMARY KEY, user TEXT NOT NULL, filename TEXT NOT NULL, size INTEGER NOT NULL,
     sha256 TEXT NOT NULL, path TEXT NOT NULL, created REAL NOT NULL
