@@ -216,7 +216,7 @@ class SqliteStore:
             db.executemany(
                 f"INSERT INTO tasks ({', '.join(_TASK_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(_TASK_COLUMNS))})",
-                [[asdict(t)[c] for c in _TASK_COLUMNS] for t in tasks],
+                [[row[c] for c in _TASK_COLUMNS] for row in map(asdict, tasks)],  # asdict once a task
             )
 
     def run(self, run_id: str) -> RunRecord | None:
