@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from r2o import changes
-from r2o.cli.context import REGISTRY, State, err, out, pass_state
+from r2o.cli.context import State, err, out, pass_state, registry_option
 from r2o.errors import UsageError
 from r2o.images import build as builder
 from r2o.images.engine import Engine
@@ -23,14 +23,7 @@ from r2o.images.plan import ImageGraph
 )
 @click.option("--base", default=None, metavar="REV", help="Base revision for --changed (default HEAD~1).")
 @click.option("--push", is_flag=True, help="Push built (or missing) tags to --registry.")
-@click.option(
-    "--registry",
-    envvar="R2O_REGISTRY",
-    type=REGISTRY,
-    default=None,
-    metavar="HOST[:PORT]",
-    help="Registry to check and push to (env R2O_REGISTRY).",
-)
+@registry_option("Registry to check and push to")
 @click.option("--dry-run", is_flag=True, help="Print the plan and build nothing.")
 @click.option("--verbose", "-v", is_flag=True, help="Print every line of the build logs.")
 @pass_state

@@ -9,7 +9,7 @@ import click
 
 from r2o import changes
 from r2o.ci import buildspec, local, node
-from r2o.cli.context import REGISTRY, State, err, out, pass_state
+from r2o.cli.context import State, err, out, pass_state, registry_option
 from r2o.errors import R2OError
 from r2o.images.engine import Engine
 from r2o.images.plan import ImageGraph
@@ -24,14 +24,7 @@ def command() -> None:
 
 @command.command("node")
 @click.argument("target")
-@click.option(
-    "--registry",
-    envvar="R2O_REGISTRY",
-    type=REGISTRY,
-    default=None,
-    metavar="HOST[:PORT]",
-    help="Registry to check and push to (env R2O_REGISTRY).",
-)
+@registry_option("Registry to check and push to")
 @click.option(
     "--base",
     envvar="R2O_BASE",
@@ -119,14 +112,7 @@ def _change_note(state: State, name: str, base: str, head: str | None) -> None:
     help=f"The buildspec (default: {buildspec.FILE} at the repository root).",
 )
 @click.option("--base", default=None, metavar="REV", help="Base revision, given to the builds as R2O_BASE.")
-@click.option(
-    "--registry",
-    envvar="R2O_REGISTRY",
-    type=REGISTRY,
-    default=None,
-    metavar="HOST[:PORT]",
-    help="Registry the builds push to, given as R2O_REGISTRY (env R2O_REGISTRY).",
-)
+@registry_option("Registry the builds push to, given as R2O_REGISTRY")
 @click.option(
     "--jobs",
     "-j",

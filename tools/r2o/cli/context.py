@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -50,6 +51,19 @@ class RegistryParam(click.ParamType):  # type: ignore[type-arg]
 
 
 REGISTRY = RegistryParam()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def registry_option(help_text: str) -> Callable[[F], F]:
+    """``--registry HOST[:PORT]`` (env R2O_REGISTRY), checked before anything talks to it."""
+    return click.option(
+        "--registry",
+        envvar="R2O_REGISTRY",
+        type=REGISTRY,
+        default=None,
+        metavar="HOST[:PORT]",
+        help=f"{help_text} (env R2O_REGISTRY).",
+    )
 
 
 class LazyConsole:

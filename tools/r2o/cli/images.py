@@ -7,20 +7,13 @@ from typing import Any
 import click
 from rich.table import Table
 
-from r2o.cli.context import REGISTRY, State, out, pass_state, print_json
+from r2o.cli.context import State, out, pass_state, print_json, registry_option
 from r2o.images.engine import Engine, registry_has
 from r2o.images.plan import ImageGraph
 
 
 @click.command("images")
-@click.option(
-    "--registry",
-    envvar="R2O_REGISTRY",
-    type=REGISTRY,
-    default=None,
-    metavar="HOST[:PORT]",
-    help="Also look the tags up in this registry (env R2O_REGISTRY).",
-)
+@registry_option("Also look the tags up in this registry")
 @click.option("--offline", is_flag=True, help="Compute tags only; do not ask the engine.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
