@@ -447,3 +447,25 @@ def test_serve_refuses_unsafe_setups(repo: Path) -> None:
     assert_clean_error(
         r2o("serve", "--auth", "oidc", cwd=repo), 2, "--auth oidc needs --issuer URL and --audience"
     )
+
+
+def test_signed_in_users_through_real_tokens(repo: Path, oidc_issuer: Any) -> None:
+    """The same rules with OIDC bearer tokens (RS256, verified against the issuer's JWKS)."""
+    from r2o.service.auth import OidcAuth
+
+    service, _ = build(Repository(repo), Options(native=True, workers=1))
+    auth = OidcAuth(issuer=oidc_issuer.url, audience=oidc_issuer.audience, admin_group="admins")
+    with TestClient(create_app(service, auth)) as client:
+        alice = {"Authorization": f"Bearer {oidc_issuer.token(sub='alice')}"}
+        bob = {"Authorization": f"Bearer {oidc_issuer.token(sub='bob', token_use='access')}"}
+        admin = {"Authorization": f"Bearer {oidc_issuer.token(sub='ops', groups=['admins'])}"}
+        run = launch(client, "identity-matrix", alice, parameters={"size": 2})
+        wait(client, run["id"], who=alice)
+        for path in ("", "/outputs", "/outputs/identity-matrix/stdout.txt", "/provenance"):
+            assert client.get(f"/api/v1/runs/{run['id']}{path}", headers=bob).status_code == 404
+        assert client.post(f"/api/v1/runs/{run['id']}/cancel", headers=bob).status_code == 404
+        assert client.get(f"/api/v1/runs/{run['id']}", headers=admin).status_code == 200
+        assert client.get("/api/v1/me", headers=admin).json()["admin"] is True
+        expired = {"Authorization": f"Bearer {oidc_issuer.token(sub='alice', exp=1)}"}
+        refused = client.get("/api/v1/runs", headers=expired)
+        assert refused.status_code == 401 and 'error="invalid_token"' in refused.headers["www-authenticate"]
