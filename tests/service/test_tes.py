@@ -25,7 +25,7 @@ from r2o.pipeline.cache import task_key
 from r2o.pipeline.plan import TaskGraph
 from r2o.repo import Repository
 from r2o.run.backend import Backend
-from r2o.run.docker import DockerExecutor, container_options
+from r2o.run.docker import container_options
 from r2o.run.plan import make_plan
 from r2o.service import states, tes
 from r2o.service.core import Service
@@ -641,13 +641,23 @@ def test_a_task_runs_in_the_component_image_as_it_runs_natively(engine: object, 
     ok(r2o("build", "identity-matrix", cwd=repo_copy))
     service, app = make_app(repo_copy, native=False)
     opened: list[Backend] = []
+    closed: list[Backend] = []
 
     def backend_for(repo: Repository, graph: TaskGraph, native: bool) -> Backend:
-        opened.append(local.make_backend(repo, graph, native=native))
-        return opened[-1]
+        backend = local.make_backend(repo, graph, native=native)
+        engine = backend.engine
+        assert engine is not None  # the backend connected itself: it must close it
 
-    # each run's backend connects to the engine; the test closes those connections (the service leaves
-    # them to the garbage collector, which warns)
+        class Watched:
+            def close(self) -> None:
+                closed.append(watched)
+                engine.close()
+
+        watched = replace(backend, engine=Watched())
+        opened.append(watched)
+        return watched
+
+    # each run's backend connects to the engine; the service closes that connection when the run ends
     service.workers.backend_for = backend_for
     try:
         with TestClient(app) as http:
@@ -661,7 +671,8 @@ def test_a_task_runs_in_the_component_image_as_it_runs_natively(engine: object, 
             assert done["logs"][0]["logs"][0]["stdout"] == expected
             [output] = done["logs"][0]["outputs"]
             assert http.get(output["url"], headers=ALICE).text == expected
+        assert opened and closed == opened
     finally:
         for backend in opened:
-            assert isinstance(backend.executor, DockerExecutor)
-            backend.executor.engine.client.close()
+            if backend not in closed:
+                backend.close()

@@ -45,6 +45,10 @@ class Engine:
             raise EngineError(f"no Docker engine answers: {exc}", hint=ENGINE_HINT) from exc
         return cls(client)
 
+    def close(self) -> None:
+        """Close the engine's connections (a long-lived service connects once per run)."""
+        self.client.close()
+
     def image(self, ref: str) -> Image | None:
         try:
             return self.client.images.get(ref)

@@ -33,6 +33,7 @@ class Backend:
     executor: Executor
     images: Mapping[str, str] = field(default_factory=dict)  # component -> content-tagged reference
     digests: Mapping[str, str] = field(default_factory=dict)  # component -> image id, "native" natively
+    engine: Engine | None = None  # the engine this backend connected itself, closed by close()
 
     @property
     def native(self) -> bool:
@@ -41,6 +42,11 @@ class Backend:
     def image(self, component: str) -> str | None:
         """The image ``component`` runs in; None natively."""
         return None if self.native else self.images[component]
+
+    def close(self) -> None:
+        """Close the engine connection this backend opened (a long-lived service runs many)."""
+        if self.engine is not None:
+            self.engine.close()
 
 
 def prepare(
@@ -61,7 +67,26 @@ def prepare(
     if native:
         images = {c: graph.ref(c) for c in names} if graph is not None else {}
         return Backend(NATIVE, NativeExecutor(repo.root), images, {c: NATIVE for c in names})
-    engine = engine or Engine.connect()
+    if engine is not None:
+        return _prepare_docker(repo, names, engine, graph, build_missing, report, owned=False)
+    engine = Engine.connect()
+    try:
+        return _prepare_docker(repo, names, engine, graph, build_missing, report, owned=True)
+    except BaseException:
+        engine.close()
+        raise
+
+
+def _prepare_docker(
+    repo: Repository,
+    names: list[str],
+    engine: Engine,
+    graph: ImageGraph | None,
+    build_missing: bool,
+    report: Callable[[builder.BuildEvent], None] | None,
+    *,
+    owned: bool,
+) -> Backend:
     graph = graph or ImageGraph.from_repo(repo)
     images = {c: graph.ref(c) for c in names}
     missing = [c for c in names if not engine.has_local(images[c])]
@@ -88,4 +113,5 @@ def prepare(
     for c in names:
         found = engine.image(images[c])
         digests[c] = str(found.id) if found is not None else ""
-    return Backend(DOCKER, DockerExecutor(engine, workspace.session(repo.root)), images, digests)
+    executor = DockerExecutor(engine, workspace.session(repo.root))
+    return Backend(DOCKER, executor, images, digests, engine=engine if owned else None)

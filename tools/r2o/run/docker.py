@@ -177,9 +177,15 @@ class DockerProcess:
 
 
 def _pump(stream: Iterator[tuple[bytes | None, bytes | None]], sink: Sink) -> None:
-    with contextlib.suppress(requests.exceptions.RequestException, OSError):
-        for out, err in stream:
-            if out:
-                sink("stdout", out)
-            if err:
-                sink("stderr", err)
+    try:
+        with contextlib.suppress(requests.exceptions.RequestException, OSError):
+            for out, err in stream:
+                if out:
+                    sink("stdout", out)
+                if err:
+                    sink("stderr", err)
+    finally:
+        close = getattr(stream, "close", None)  # docker's CancellableStream holds the attach socket
+        if close is not None:
+            with contextlib.suppress(Exception):
+                close()

@@ -222,6 +222,8 @@ class Workers:
         except R2OError as exc:
             self._finish(run.id, states.SYSTEM_ERROR, exc.message, run_dir)
             return
+        finally:
+            backend.close()
         if report.ok:
             self._finish(run.id, states.COMPLETE, f"{len(report.tasks)} task(s) done", run_dir, report)
         else:
