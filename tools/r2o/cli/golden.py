@@ -24,8 +24,11 @@ def record(state: State, name: str, case: str | None, force: bool, native: bool)
     """Run NAME's golden cases and write each case's expected/ folder."""
     repo = state.repo
     component = repo.component(name)
-    backend = prepare(repo, [name], native=native, build_missing=True)
-    for rec in runner.record(repo, component, backend.executor, backend.image(name), case=case, force=force):
+    with prepare(repo, [name], native=native, build_missing=True) as backend:
+        recorded = runner.record(
+            repo, component, backend.executor, backend.image(name), case=case, force=force
+        )
+    for rec in recorded:
         where = repo.rel(rec.case.expected_dir)
         if rec.created:
             out.print(f"recorded {rec.case.id} -> {where}", markup=False)

@@ -90,16 +90,16 @@ def command(
     verdicts: list[runner.CaseVerdict] = []
     for name in targets:
         component = repo.component(name)
-        backend = prepare(repo, [name], native=native, build_missing=True)
-        verdicts += runner.check_component(
-            repo,
-            component,
-            backend.executor,
-            backend.image(name),
-            case=case,
-            repeat=repeat,
-            on_verdict=None if as_json else _show,
-        )
+        with prepare(repo, [name], native=native, build_missing=True) as backend:
+            verdicts += runner.check_component(
+                repo,
+                component,
+                backend.executor,
+                backend.image(name),
+                case=case,
+                repeat=repeat,
+                on_verdict=None if as_json else _show,
+            )
     if junit_file is not None:
         junit.write(junit_file, verdicts)
     counts = {

@@ -617,7 +617,7 @@ def run_pipeline(
                 on_event(Event("note", "", None, 0, 0, 0, len(graph.tasks), 0.0, line))
 
         inputs.prepare_missing(repo, graph, say=say)
-    backend = make_backend(repo, graph, native=native)
-    return LocalRun(
-        repo, graph, backend, jobs=jobs, on_event=on_event, git_commit=git.head_commit(repo.root)
-    ).execute()
+    with make_backend(repo, graph, native=native) as backend:
+        return LocalRun(
+            repo, graph, backend, jobs=jobs, on_event=on_event, git_commit=git.head_commit(repo.root)
+        ).execute()

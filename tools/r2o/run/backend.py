@@ -48,6 +48,12 @@ class Backend:
         if self.engine is not None:
             self.engine.close()
 
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def prepare(
     repo: Repository,
