@@ -8,7 +8,7 @@ R2O     := $(VENV)/bin/r2o
 STAMP   := $(VENV)/.r2o-installed
 PYTEST  := $(PY) -m pytest
 
-.PHONY: help venv engine lint unit test demo serve clean
+.PHONY: help venv engine browser lint unit test demo serve clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,6 +23,9 @@ venv: $(STAMP)  ## Create or refresh .venv with r2o and its dev tools
 engine:  ## Make a Docker engine answer (installs Debian's docker.io when needed)
 	@bash ci/engine.sh
 
+browser:  ## Make Debian's chromium available to the web page's browser tests (tests/web/)
+	@bash ci/browser.sh
+
 lint: venv  ## ruff, mypy --strict, and the import contracts of the house (lint-imports)
 	$(VENV)/bin/ruff check tools tests benchmarks components libs
 	$(VENV)/bin/ruff format --check tools tests benchmarks components libs
@@ -34,7 +37,7 @@ lint: venv  ## ruff, mypy --strict, and the import contracts of the house (lint-
 unit: venv  ## The fast tier: no Docker, no services, in parallel
 	$(PYTEST) -q -n auto --dist loadgroup -m "not docker and not slow and not integration"
 
-test: venv lint engine  ## Everything: lint, unit tier, Docker tier
+test: venv lint engine browser  ## Everything: lint, unit tier, Docker tier
 	$(PYTEST) -q
 
 # AQcast reports 2 days; it simulates a third: EPA's MDA8 windows starting 17-23 LST end the next morning, so
@@ -52,8 +55,9 @@ demo: venv engine  ## The main job: build every image, run AQcast for 2 days (+1
 	  echo "report:    $$run/compliance/report.txt"; \
 	  echo "run report: $$run/report.json"
 
-serve: venv engine  ## The product service on http://127.0.0.1:8080/ (API, WES, TES; auth none, loopback only)
+serve: venv engine  ## The product service and its web page on http://127.0.0.1:8080/ (API, WES, TES; auth none, loopback only)
 	$(R2O) build --all
+	@echo "the web page (catalog, launch form, runs): http://127.0.0.1:8080/"
 	$(R2O) serve --host 127.0.0.1 --port 8080
 
 clean:  ## Remove run outputs and caches (not the venv)
