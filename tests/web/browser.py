@@ -1,0 +1,229 @@
+"""The web page's test bench: `r2o serve` as a real process on a repository copy, Debian's chromium
+driven by Playwright, an OIDC provider on loopback (oidc-provider-mock), axe-core, screenshots.
+
+Screenshots go to ``.r2o/artifacts/web/`` (ignored by git; CI keeps them as artifacts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import werkzeug.serving
+
+from tests.conftest import REPO_ROOT, make_git_repo
+from tests.services import free_port
+
+ARTIFACTS = REPO_ROOT / ".r2o" / "artifacts" / "web"
+CHROMIUM = Path(os.environ.get("R2O_CHROMIUM", "/usr/bin/chromium"))
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+R2O = Path(sys.executable).with_name("r2o")
+
+
+def product_repo(root: Path) -> Path:
+    """A git repository holding this repository's products (components, base images, libraries,
+    pipelines): the same content tags, so the images `r2o build --all` made here are reused."""
+    ignore = shutil.ignore_patterns("rootfs.tar", "__pycache__", "*.pyc")
+    for folder in ("components", "base-images", "libs", "pipelines"):
+        if (REPO_ROOT / folder).is_dir():
+            shutil.copytree(REPO_ROOT / folder, root / folder, ignore=ignore)
+    return make_git_repo(root)
+
+
+def build_images(repo: Path) -> None:
+    proc = subprocess.run(
+        [str(R2O), "--repo", str(repo), "build", "--all"], capture_output=True, text=True, timeout=3600
+    )
+    assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
+
+
+@dataclass
+class Server:
+    url: str
+    log: Path
+
+    def api(self, path: str, *, token: str | None = None, method: str = "GET", body: Any = None) -> Any:
+        """The answer of the API: JSON, or the raw bytes of a download (what the page is checked against)."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            if response.headers.get_content_type() == "application/json":
+                return json.loads(raw)
+            return raw
+
+
+@contextmanager
+def serve(repo: Path, log: Path, *args: str) -> Iterator[Server]:
+    """`r2o serve` in a process of its own on a free loopback port; stopped with SIGINT."""
+    port = free_port()
+    command = [str(R2O), "--repo", str(repo), "serve", "--port", str(port), *args]
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"r2o serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"r2o serve did not answer on {url} within 60 s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield Server(url, log)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _with_cors(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """CORS on the provider's endpoints, as Cognito's token endpoint answers a page of another origin
+    (oidc-provider-mock sends none: browsers would refuse the page's discovery and token calls)."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        extra = [
+            ("Access-Control-Allow-Origin", "*"),
+            ("Access-Control-Allow-Headers", "Content-Type, Authorization"),
+            ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+        ]
+        if environ["REQUEST_METHOD"] == "OPTIONS":
+            start_response("204 No Content", extra)
+            return [b""]
+
+        def start(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            return start_response(status, headers + extra, *exc)
+
+        return app(environ, start)
+
+    return wrapped
+
+
+@contextmanager
+def oidc_provider(users: Iterable[str]) -> Iterator[str]:
+    """An OpenID provider on a loopback port (authorization code flow with PKCE, refresh tokens,
+    RS256 ID tokens); each user signs in with one click of their name. Yields its issuer URL."""
+    with warnings.catch_warnings():
+        # it imports authlib.jose, which authlib deprecates in favour of joserfc: not ours to fix
+        warnings.simplefilter("ignore")
+        from oidc_provider_mock import User
+        from oidc_provider_mock import _app as provider
+        from oidc_provider_mock import app as oidc_app
+
+    # A public client (no secret) exchanging its code, as a page does with a Cognito app client that
+    # has no secret: the mock accepts only client_secret_basic/_post at its token endpoint otherwise.
+    # (It does not check the PKCE verifier either: test_signin.py checks the page's pair itself.)
+    provider.AuthorizationCodeGrant.TOKEN_ENDPOINT_AUTH_METHODS = [
+        "none",
+        "client_secret_basic",
+        "client_secret_post",
+    ]
+    flask_app = oidc_app(user_claims=[User(sub=u, claims={"email": f"{u}@example.org"}) for u in users])
+    server = werkzeug.serving.make_server("127.0.0.1", 0, _with_cors(flask_app.wsgi_app), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="oidc-provider", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def wait_ready(page: Any) -> None:
+    """The page has started (config read, signed in or not) and drawn its first view."""
+    page.wait_for_selector("body[data-ready='true']", timeout=20_000)
+
+
+def go(page: Any, url: str) -> None:
+    page.goto(url)
+    wait_ready(page)
+    page.wait_for_selector("main h1", timeout=20_000)
+
+
+def screenshots(page: Any, name: str) -> list[Path]:
+    """The page at both sizes, full length, under .r2o/artifacts/web/<name>-<viewport>.png."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    before = page.viewport_size
+    written = []
+    for label, size in VIEWPORTS.items():
+        page.set_viewport_size(size)
+        page.wait_for_timeout(150)
+        path = ARTIFACTS / f"{name}-{label}.png"
+        page.screenshot(path=str(path), full_page=True)
+        written.append(path)
+    page.set_viewport_size(before)
+    return written
+
+
+def serious_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now, one line each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v.get("impact") in ("serious", "critical")
+    ]
+
+
+def unreachable_by_keyboard(page: Any, limit: int = 400) -> list[str]:
+    """The visible controls (links, buttons, fields, scrollable regions) that pressing Tab never
+    reaches, described; an empty list when every one is reachable."""
+    count = page.evaluate(
+        """() => {
+          const all = [...document.querySelectorAll('a[href], button:not([disabled]), '
+            + 'input:not([disabled]), select:not([disabled]), summary, [tabindex="0"]')];
+          const shown = all.filter((e) => e.getClientRects().length > 0
+                                          && getComputedStyle(e).visibility !== 'hidden'
+                                          && !e.closest('dialog:not([open])')
+                                          && !(e.closest('details:not([open])') && e.tagName !== 'SUMMARY'));
+          shown.forEach((e, i) => e.setAttribute('data-kb', String(i)));
+          return shown.length;
+        }"""
+    )
+    page.evaluate("document.activeElement && document.activeElement.blur && document.activeElement.blur()")
+    reached: set[str] = set()
+    for _ in range(min(limit, count * 2 + 5)):
+        page.keyboard.press("Tab")
+        mark = page.evaluate("document.activeElement && document.activeElement.getAttribute('data-kb')")
+        if mark is not None:
+            reached.add(mark)
+        if len(reached) == count:
+            break
+    missing: list[str] = page.evaluate(
+        """(reached) => [...document.querySelectorAll('[data-kb]')]
+             .filter((e) => !reached.includes(e.getAttribute('data-kb')))
+             .map((e) => e.tagName.toLowerCase() + ': '
+                         + (e.getAttribute('aria-label') || e.textContent || e.id).trim().slice(0, 60))""",
+        sorted(reached),
+    )
+    return missing
