@@ -12,19 +12,16 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import werkzeug.serving
 
 from tests.conftest import REPO_ROOT, make_git_repo
 from tests.services import free_port
@@ -104,57 +101,36 @@ def serve(repo: Path, log: Path, *args: str) -> Iterator[Server]:
             proc.wait()
 
 
-def _with_cors(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
-    """CORS on the provider's endpoints, as Cognito's token endpoint answers a page of another origin
-    (oidc-provider-mock sends none: browsers would refuse the page's discovery and token calls)."""
-
-    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        extra = [
-            ("Access-Control-Allow-Origin", "*"),
-            ("Access-Control-Allow-Headers", "Content-Type, Authorization"),
-            ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
-        ]
-        if environ["REQUEST_METHOD"] == "OPTIONS":
-            start_response("204 No Content", extra)
-            return [b""]
-
-        def start(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
-            return start_response(status, headers + extra, *exc)
-
-        return app(environ, start)
-
-    return wrapped
-
-
 @contextmanager
-def oidc_provider(users: Iterable[str]) -> Iterator[str]:
-    """An OpenID provider on a loopback port (authorization code flow with PKCE, refresh tokens,
-    RS256 ID tokens); each user signs in with one click of their name. Yields its issuer URL."""
-    with warnings.catch_warnings():
-        # it imports authlib.jose, which authlib deprecates in favour of joserfc: not ours to fix
-        warnings.simplefilter("ignore")
-        from oidc_provider_mock import User
-        from oidc_provider_mock import _app as provider
-        from oidc_provider_mock import app as oidc_app
-
-    # A public client (no secret) exchanging its code, as a page does with a Cognito app client that
-    # has no secret: the mock accepts only client_secret_basic/_post at its token endpoint otherwise.
-    # (It does not check the PKCE verifier either: test_signin.py checks the page's pair itself.)
-    provider.AuthorizationCodeGrant.TOKEN_ENDPOINT_AUTH_METHODS = [
-        "none",
-        "client_secret_basic",
-        "client_secret_post",
-    ]
-    flask_app = oidc_app(user_claims=[User(sub=u, claims={"email": f"{u}@example.org"}) for u in users])
-    server = werkzeug.serving.make_server("127.0.0.1", 0, _with_cors(flask_app.wsgi_app), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="oidc-provider", daemon=True)
-    thread.start()
+def oidc_provider(users: Iterable[str], log: Path) -> Iterator[str]:
+    """An OpenID provider on a loopback port (tests/web/oidc_provider.py, a process of its own);
+    yields its issuer URL once it answers."""
+    port = free_port()
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.web.oidc_provider", str(port), *users],
+            cwd=REPO_ROOT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the OIDC provider exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/.well-known/openid-configuration", timeout=2):
+                    break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the OIDC provider did not answer within 30 s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield url
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def wait_ready(page: Any) -> None:
