@@ -38,7 +38,7 @@ def product_repo(root: Path) -> Path:
     ignore = shutil.ignore_patterns("rootfs.tar", "__pycache__", "*.pyc")
     for folder in ("components", "base-images", "libs", "pipelines"):
         if (REPO_ROOT / folder).is_dir():
-            shutil.copytree(REPO_ROOT / folder, root / folder, ignore=ignore)
+            shutil.copytree(REPO_ROOT / folder, root / folder, ignore=ignore, dirs_exist_ok=True)
     return make_git_repo(root)
 
 
@@ -102,13 +102,13 @@ def serve(repo: Path, log: Path, *args: str) -> Iterator[Server]:
 
 
 @contextmanager
-def oidc_provider(users: Iterable[str], log: Path) -> Iterator[str]:
+def oidc_provider(users: Iterable[str], log: Path, token_seconds: int = 3600) -> Iterator[str]:
     """An OpenID provider on a loopback port (tests/web/oidc_provider.py, a process of its own);
     yields its issuer URL once it answers."""
     port = free_port()
     with log.open("wb") as sink:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.web.oidc_provider", str(port), *users],
+            [sys.executable, "-m", "tests.web.oidc_provider", str(port), str(token_seconds), *users],
             cwd=REPO_ROOT,
             stdout=sink,
             stderr=subprocess.STDOUT,

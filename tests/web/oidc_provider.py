@@ -1,10 +1,11 @@
 """An OpenID provider for the browser tests, run as its own process (its libraries' deprecation
 warnings stay out of the test process, where warnings are errors):
 
-    python -m tests.web.oidc_provider PORT USER [USER ...]
+    python -m tests.web.oidc_provider PORT TOKEN_SECONDS USER [USER ...]
 
 oidc-provider-mock on 127.0.0.1:PORT: authorization code flow, refresh tokens, RS256 ID tokens
-(``iss`` = http://127.0.0.1:PORT, ``aud`` = the client id, ``email`` = USER@example.org); each
+(``iss`` = http://127.0.0.1:PORT, ``aud`` = the client id, ``email`` = USER@example.org, valid
+TOKEN_SECONDS); each
 user signs in with one click of their name. Three changes, all as Cognito does: CORS on every
 answer (a page of another origin calls discovery and the token endpoint), a public client (no
 secret) may exchange its code, and tokens name their signing key (``kid``, which the service
@@ -17,6 +18,7 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any
 
 import werkzeug.serving
@@ -51,13 +53,10 @@ def with_cors(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[byt
 
 
 def main(argv: list[str]) -> int:
-    port, users = int(argv[0]), argv[1:]
+    port, seconds, users = int(argv[0]), int(argv[1]), argv[2:]
     warnings.simplefilter("ignore", DeprecationWarning)
-    provider.AuthorizationCodeGrant.TOKEN_ENDPOINT_AUTH_METHODS = [
-        "none",
-        "client_secret_basic",
-        "client_secret_post",
-    ]
+    for grant in (provider.AuthorizationCodeGrant, provider.RefreshTokenGrant):
+        grant.TOKEN_ENDPOINT_AUTH_METHODS = ["none", "client_secret_basic", "client_secret_post"]
     storage_init = provider.Storage.__init__
 
     def storage_with_kid(self: Any) -> None:
@@ -71,7 +70,10 @@ def main(argv: list[str]) -> int:
         return {**jwt_config(self, grant, client), "kid": KID}  # put in the ID token's header
 
     provider.OpenIDCode.get_jwt_config = config_with_kid  # type: ignore[method-assign]
-    flask_app = oidc_app(user_claims=[User(sub=u, claims={"email": f"{u}@example.org"}) for u in users])
+    flask_app = oidc_app(
+        access_token_max_age=timedelta(seconds=seconds),
+        user_claims=[User(sub=u, claims={"email": f"{u}@example.org"}) for u in users],
+    )
     server = werkzeug.serving.make_server("127.0.0.1", port, with_cors(flask_app.wsgi_app), threaded=True)
     print(f"http://127.0.0.1:{port}", flush=True)
     server.serve_forever()

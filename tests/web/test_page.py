@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.web.browser import (
     Server,
@@ -32,9 +33,46 @@ CANCELED_DAY = "2024-07-20"
 STATE_WORDS = {"COMPLETE": "complete", "CANCELED": "canceled", "RUNNING": "running", "QUEUED": "queued"}
 
 
+#: A product with every kind of parameter the form draws (this repository's have no enum).
+OPTIONS_COMPONENT = {
+    "apiVersion": "r2o/v1",
+    "name": "forecast-options",
+    "version": "1.0.0",
+    "description": "prints its options (the form's every kind of field)",
+    "owners": ["web-tests"],
+    "base": "python-sci",
+    "command": [
+        "python3",
+        "-c",
+        "import sys; print(sys.argv[1:])",
+        "Ref::region",
+        "Ref::threshold",
+        "Ref::hours",
+    ],
+    "parameters": {
+        "region": {
+            "type": "enum",
+            "values": ["west", "east", "south"],
+            "default": "west",
+            "description": "area",
+        },
+        "threshold": {"type": "number", "minimum": 0, "maximum": 120, "default": 70, "description": "ppb"},
+        "hours": {"type": "integer", "minimum": 1, "maximum": 72, "description": "forecast length"},
+        "smooth": {"type": "boolean", "default": False, "description": "smooth the field"},
+    },
+    "resources": {"vcpus": 1, "memory_mib": 256, "timeout_s": 600, "retries": 1},
+    "outputs": [{"name": "log", "path": "stdout", "format": "text"}],
+}
+
+
 @pytest.fixture(scope="module")
 def server(engine: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    repo = product_repo(tmp_path_factory.mktemp("web") / "repo")
+    root = tmp_path_factory.mktemp("web") / "repo"
+    folder = root / "components" / "forecast-options"
+    folder.mkdir(parents=True)
+    (folder / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+    (folder / "component.yaml").write_text(yaml.safe_dump(OPTIONS_COMPONENT, sort_keys=False))
+    repo = product_repo(root)
     build_images(repo)
     log = tmp_path_factory.mktemp("web-log") / "serve.log"
     with serve(repo, log, "--workers", "3") as running:
@@ -102,6 +140,54 @@ def test_an_invalid_form_shows_the_fields_message_and_launches_nothing(page: Any
     assert len(server.api("/api/v1/runs")["runs"]) == before
 
 
+def test_the_form_is_drawn_from_the_schema_and_checks_as_the_server_does(page: Any, server: Server) -> None:
+    go(page, f"{server.url}/#/launch/forecast-options")
+    region = page.locator("#f-region")
+    assert region.evaluate("(e) => e.tagName") == "SELECT"
+    assert region.locator("option").all_inner_texts()[-3:] == ["west", "east", "south"]
+    assert region.input_value() == "west"  # the default, filled in
+    threshold = page.locator("#f-threshold")
+    assert (threshold.get_attribute("min"), threshold.get_attribute("max")) == ("0", "120")
+    assert threshold.input_value() == "70"
+    assert "ppb" in page.locator("#help-threshold").inner_text()
+    assert page.locator("#f-smooth").get_attribute("type") == "checkbox"
+    assert not page.locator("#f-smooth").is_checked()
+
+    page.get_by_role("button", name="Check").click()
+    assert page.locator("#error-hours").inner_text() == "required"
+    for value in ("100", "0", "2.5"):
+        page.fill("#f-hours", value)
+        page.get_by_role("button", name="Check").click()
+        shown = page.locator("#error-hours").inner_text()
+        answer = server.api(
+            "/api/v1/runs",
+            method="POST",
+            body={
+                "product": "forecast-options",
+                "parameters": {"hours": float(value) if "." in value else int(value)},
+                "validate_only": True,
+            },
+        )
+        said = {e["field"]: e["message"] for e in answer["errors"]}
+        assert shown == said["parameters.hours"], value  # the page's words are the service's
+    page.fill("#f-hours", "24")
+    page.select_option("#f-region", "east")
+    page.get_by_role("button", name="Check").click()
+    assert "1 task" in page.locator(".plan-summary").inner_text()
+    assert page.locator("#error-hours").inner_text() == ""
+
+
+def test_an_input_file_is_uploaded_for_the_check(page: Any, server: Server) -> None:
+    go(page, f"{server.url}/#/launch/emissions-area")
+    page.get_by_role("button", name="Check").click()
+    assert page.locator("#error-in-wrfout").inner_text().startswith("required")
+    netcdf = {"name": "wrfout_d01.nc", "mimeType": "application/x-netcdf", "buffer": b"CDF\x01" + bytes(60)}
+    page.set_input_files("#in-wrfout", files=[netcdf])
+    page.get_by_role("button", name="Check").click()
+    # valid only with an upload of this user's: the service checked the id the page sent
+    assert "1 task" in page.locator(".plan-summary").inner_text()
+
+
 def test_identity_matrix_from_the_form_completes_live_and_downloads(page: Any, server: Server) -> None:
     summary = launch_from_form(page, server, "identity-matrix", {"#f-size": "4"}, "matrix from the page")
     plan = server.api(
@@ -138,7 +224,10 @@ def test_aqcast_one_day_from_the_form_with_a_canceled_second(page: Any, server: 
     launch_from_form(page, server, "aqcast", {"#f-start": CANCELED_DAY}, "AQcast to cancel")
     page.get_by_role("button", name="Launch").click()
     doomed = run_id_of(page)
-    page.locator(".cell.s-RUNNING").first.wait_for(timeout=120_000)
+    running = page.locator(".cell.s-RUNNING").first
+    running.wait_for(timeout=120_000)
+    running.click()
+    page.locator("#h-log ~ p.help", has_text="Following").wait_for()  # the log follows the running task
     page.get_by_role("button", name="Cancel…").click()
     page.get_by_role("button", name="Cancel the run").click()
     wait_for_chip(page, "CANCELED", 120)
@@ -195,6 +284,18 @@ def test_aqcast_one_day_from_the_form_with_a_canceled_second(page: Any, server: 
     with page.expect_download() as download:
         page.get_by_role("button", name="Download provenance").click()
     assert download.value.suggested_filename == f"r2o-{aqcast}-provenance.json"
+
+
+def test_runs_are_filtered_by_state(page: Any, server: Server) -> None:
+    go(page, f"{server.url}/#/runs")
+    page.select_option("#filter-state", "CANCELED")
+    page.wait_for_url(re.compile(r"#/runs\?state=CANCELED$"))
+    page.locator("table.runs tbody tr").first.wait_for()
+    canceled = server.api("/api/v1/runs?state=CANCELED")["runs"]
+    assert canceled
+    shown = page.locator("table.runs tbody tr")
+    assert shown.count() == len(canceled)
+    assert {shown.nth(i).get_attribute("data-state") for i in range(shown.count())} == {"CANCELED"}
 
 
 def test_relaunch_prefills_the_form(page: Any, server: Server) -> None:

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -31,12 +32,15 @@ from tests.web.browser import (
 pytestmark = [pytest.mark.docker, pytest.mark.integration, pytest.mark.slow]
 
 CLIENT_ID = "r2o-web"
+#: The provider's tokens live this long; the page refreshes 120 s before expiry (auth.js
+#: REFRESH_AHEAD_S), so about 5 s after signing in. Each test signs in afresh, well within it.
+TOKEN_SECONDS = 125
 
 
 @pytest.fixture(scope="module")
 def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("oidc-provider") / "provider.log"
-    with oidc_provider(["alice", "bob"], log) as url:
+    with oidc_provider(["alice", "bob"], log, TOKEN_SECONDS) as url:
         yield url
 
 
@@ -152,3 +156,25 @@ def test_a_second_user_does_not_see_the_first_users_runs(page: Any, server: Serv
         assert alices[0] not in bob_page.locator("main").inner_text().replace(f"no run {alices[0]}", "")
     finally:
         other.close()
+
+
+def test_tokens_are_refreshed_before_they_expire(page: Any, server: Server) -> None:
+    answers: list[tuple[str, int]] = []
+
+    def seen(response: Any) -> None:
+        request = response.request
+        if request.url.endswith("/oauth2/token") and "grant_type=refresh_token" in (request.post_data or ""):
+            answers.append((request.post_data, response.status))
+
+    page.on("response", seen)
+    go(page, server.url + "/")
+    sign_in(page, "alice")
+    signed_in = time.monotonic()
+    while not answers and time.monotonic() - signed_in < 60:
+        page.wait_for_timeout(500)
+    assert answers, "no refresh within a minute of signing in (tokens last 125 s)"
+    sent, status = answers[0]
+    assert status == 200
+    fields = dict(parse_qsl(sent))
+    assert fields["client_id"] == CLIENT_ID and fields["refresh_token"]
+    assert time.monotonic() - signed_in < TOKEN_SECONDS
