@@ -144,19 +144,19 @@ def go(page: Any, url: str) -> None:
     page.wait_for_selector("main h1", timeout=20_000)
 
 
-def screenshots(page: Any, name: str) -> list[Path]:
-    """The page at both sizes, full length, under .r2o/artifacts/web/<name>-<viewport>.png."""
+def screenshots(page: Any, name: str) -> dict[str, int]:
+    """The page at both sizes, full length, under .r2o/artifacts/web/<name>-<viewport>.png; for each
+    size, how many pixels the page is wider than the screen (0: nothing to scroll sideways)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     before = page.viewport_size
-    written = []
+    overflow = {}
     for label, size in VIEWPORTS.items():
         page.set_viewport_size(size)
         page.wait_for_timeout(150)
-        path = ARTIFACTS / f"{name}-{label}.png"
-        page.screenshot(path=str(path), full_page=True)
-        written.append(path)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
+        overflow[label] = int(page.evaluate("document.documentElement.scrollWidth")) - size["width"]
     page.set_viewport_size(before)
-    return written
+    return overflow
 
 
 def serious_violations(page: Any) -> list[str]:

@@ -80,10 +80,11 @@ def server(engine: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def accessible(page: Any, name: str) -> None:
-    """axe-core finds nothing serious or critical, Tab reaches every control; screenshots at both sizes."""
+    """axe-core finds nothing serious or critical, Tab reaches every control; screenshots at both
+    sizes, neither wider than its screen."""
     assert serious_violations(page) == []
     assert unreachable_by_keyboard(page) == []
-    screenshots(page, name)
+    assert screenshots(page, name) == {"desktop": 0, "phone": 0}
 
 
 def launch_from_form(page: Any, server: Server, product: str, fill: dict[str, str], name: str) -> str:

@@ -95,11 +95,11 @@ function planView(plan) {
       h("strong", {}, money(plan.estimated_cost, plan.currency)),
       ` (each day's steps take up to about ${duration(seconds)})`,
     ),
-    h("table", {},
+    h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "What would run" }, h("table", {},
       h("caption", {}, "What would run"),
       h("thead", {}, h("tr", {}, ["Step", "Component", "Tasks", "vCPUs each", "Time per task (estimate)"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, plan.steps.map((s) => h("tr", {}, h("th", { scope: "row" }, s.step), h("td", {}, s.component), h("td", {}, s.tasks), h("td", {}, s.vcpus), h("td", {}, duration(s.seconds_per_task))))),
-    ),
+    )),
     plan.prepared_inputs.length
       ? h("p", { class: "help" }, `The service will make these input files itself: ${plan.prepared_inputs.join(", ")}.`)
       : null,

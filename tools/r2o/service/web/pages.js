@@ -97,13 +97,13 @@ export async function accountPage(main) {
       h("dt", {}, "Sees"), h("dd", {}, me.admin ? "everyone's runs (administrator)" : "your own runs"),
     ),
     h("h2", {}, "Quota"),
-    h("table", {},
+    h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Quota" }, h("table", {},
       h("caption", {}, "What you may use, and what is left"),
       h("thead", {}, h("tr", {}, ["", "Used", "Left", "Limit", "Share used"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {},
         quotaRow("Runs queued or running at once", q.concurrent_runs, ""),
         quotaRow("vCPU-hours this month", q.vcpu_hours_this_month, " h"),
       ),
-    ),
+    )),
   );
 }

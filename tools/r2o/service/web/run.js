@@ -100,11 +100,11 @@ function reportView(text) {
   if (!parsed) return h("pre", { class: "report", tabindex: "0" }, text);
   return h("div", { class: "report" },
     h("p", { class: "help" }, parsed.before[0] || ""),
-    h("table", {},
+    h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "MDA8 ozone by day" }, h("table", {},
       h("caption", {}, "MDA8 ozone by day (2015 ozone standard: 70 ppb)"),
       h("thead", {}, h("tr", {}, parsed.header.map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, parsed.rows.map((r) => h("tr", {}, h("th", { scope: "row" }, r[0]), r.slice(1).map((c) => h("td", {}, c))))),
-    ),
+    )),
     h("ul", { class: "report-notes" }, parsed.after.map((l) => h("li", {}, l))),
     h("details", {}, h("summary", {}, "The report as the model wrote it"), h("pre", { tabindex: "0" }, text)),
   );

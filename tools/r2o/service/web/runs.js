@@ -87,13 +87,13 @@ export async function runsPage(main, query) {
     for (const r of page.runs) {
       body.append(h("tr", { dataset: { run: r.id, state: r.state } },
         h("th", { scope: "row" }, h("a", { href: `#/runs/${encodeURIComponent(r.id)}` }, r.name)),
-        h("td", {}, r.product),
-        admin ? h("td", {}, r.user) : null,
-        h("td", {}, chip(r.state)),
-        h("td", { class: "reason" }, r.reason),
-        h("td", {}, progressCell(r, TERMINAL.has(r.state) ? null : details.get(r.id))),
-        h("td", {}, when(r.started) || "not yet"),
-        h("td", {}, duration(elapsed(r.started, r.finished)) || "–"),
+        h("td", { "data-label": "Product" }, r.product),
+        admin ? h("td", { "data-label": "User" }, r.user) : null,
+        h("td", { "data-label": "State" }, chip(r.state)),
+        h("td", { class: "reason", "data-label": "Why" }, r.reason),
+        h("td", { "data-label": "Progress" }, progressCell(r, TERMINAL.has(r.state) ? null : details.get(r.id))),
+        h("td", { "data-label": "Started" }, when(r.started) || "not yet"),
+        h("td", { "data-label": "Elapsed" }, duration(elapsed(r.started, r.finished)) || "–"),
       ));
     }
     empty.hidden = page.runs.length > 0;
