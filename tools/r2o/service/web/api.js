@@ -98,7 +98,8 @@ export function clearStatus(owner) {
 }
 
 /**
- * Call ``step`` every ``every`` ms until it returns false or ``stop()`` is called. While the service
+ * Call ``step`` every ``every`` ms (or after the ms it returns) until it returns false or the returned
+ * function is called. While the service
  * does not answer, wait twice as long each time (up to ``max``) and say so in the status line; a
  * hidden tab is not polled.
  */
@@ -116,8 +117,9 @@ export function poll(step, { every = 2000, max = 30000, immediate = false } = {}
     }
     let again = true;
     try {
-      again = (await step()) !== false;
-      delay = every;
+      const answer = await step();
+      again = answer !== false;
+      delay = typeof answer === "number" ? answer : every; // a step may ask for its next delay
       clearStatus(owner);
     } catch (error) {
       if (error instanceof ApiError && error.kind === "offline") {

@@ -51,7 +51,11 @@ export function errorBox(error, what) {
 function signInNeeded() {
   if (authMode() !== "oidc") return;
   const snapshot = formSnapshot ? formSnapshot() : null;
-  sessionStorage.setItem(RETURN, JSON.stringify({ hash: location.hash, form: snapshot }));
+  const earlier = JSON.parse(sessionStorage.getItem(RETURN) || "null");
+  // several requests may be refused at once: the first one, made while the form was there, saved it
+  if (snapshot || !earlier || earlier.hash !== location.hash) {
+    sessionStorage.setItem(RETURN, JSON.stringify({ hash: location.hash, form: snapshot }));
+  }
   signOut();
   render();
 }

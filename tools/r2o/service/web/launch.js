@@ -184,7 +184,8 @@ export async function launchPage(main, name, fromRun) {
       const run = previous
         ? await api(`/api/v1/runs/${encodeURIComponent(previous.id)}/relaunch`, {
             method: "POST",
-            body: { name: body.name, parameters: body.parameters, inputs: body.inputs },
+            // no files chosen: the earlier run's inputs stay (the service keeps what is not sent)
+            body: { name: body.name, parameters: body.parameters, inputs: body.inputs && Object.keys(body.inputs).length ? body.inputs : undefined },
           })
         : await api("/api/v1/runs", { method: "POST", body });
       location.hash = `#/runs/${encodeURIComponent(run.id)}`;

@@ -103,7 +103,7 @@ export async function runsPage(main, query) {
     if (nextCursor) pager.append(h("a", { class: "button", href: "#", onclick: (e) => { e.preventDefault(); go({ at: [...cursors, nextCursor].join(",") }); } }, "Older runs ›"));
     updated.textContent = `Updated ${new Date().toLocaleTimeString()}; this list refreshes by itself.`;
     clear(problem);
-    return true;
+    return active.length ? 3000 : 10000; // runs going on: every 3 s; else new ones show within 10 s
   }
 
   try {
