@@ -132,6 +132,7 @@ def test_an_invalid_form_shows_the_fields_message_and_launches_nothing(page: Any
     assert page.locator("#error-size").inner_text() == "0 is below the minimum 1"
     assert page.locator("#f-size").get_attribute("aria-invalid") == "true"
     assert page.get_by_role("button", name="Launch").is_disabled()
+    accessible(page, "launch-invalid")
 
     go(page, f"{server.url}/#/launch/aqcast")
     page.fill("#f-start", AQCAST_DAY)
