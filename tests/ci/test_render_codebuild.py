@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def test_identifier_sanitising() -> None:
     assert codebuild.identifier("9lives") == "n_9lives"
 
 
-@pytest.mark.parametrize("style", codebuild.STYLES)
+@pytest.mark.parametrize("style", [codebuild.GRAPH, codebuild.MATRIX])
 def test_rendered_buildspec_passes_the_check(style: str, tmp_path: Path) -> None:
     text = codebuild.render(codebuild.targets(PARENTS, BASES), style=style)
     spec = buildspec.check_text(text, tmp_path / "buildspec.yml")
@@ -71,6 +72,22 @@ def test_rendered_buildspec_passes_the_check(style: str, tmp_path: Path) -> None
     else:
         assert all(n.depend_on == () for n in spec.nodes)
     assert "CODEBUILD_WEBHOOK_PREV_COMMIT" in text and "CODEBUILD_RESOLVED_SOURCE_VERSION" in text
+
+
+def test_planner_buildspec_passes_the_check_and_names_no_image(tmp_path: Path) -> None:
+    text = codebuild.render(codebuild.targets(PARENTS, BASES), max_builds=7)
+    spec = buildspec.check_text(text, tmp_path / "buildspec.yml")
+    assert spec.batch_kind is None and spec.nodes == ()  # one build: the planner
+    assert spec.variables["R2O_MAX_BUILDS"] == "7"
+    build = spec.phase("build")
+    assert build is not None
+    assert [c.split()[:3] for c in build.commands] == [["r2o", "ci", "plan"], ["r2o", "ci", "start-batch"]]
+    assert '--base "$R2O_BASE"' in build.commands[0] and "--out .r2o/plan.json" in build.commands[0]
+    assert build.commands[1].endswith(".r2o/plan.json")
+    body = text.split("version: 0.2")[1]
+    for name in [*PARENTS, *BASES]:
+        assert not re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", body), name
+    assert "StartBuildBatch" in text
 
 
 def test_unknown_style() -> None:
@@ -94,20 +111,30 @@ def mono(tmp_path: Path) -> Path:
 def test_render_writes_then_check_passes(mono: Path) -> None:
     proc = r2o("render", "codebuild", cwd=mono)
     assert proc.returncode == 0, proc.stderr
-    assert "wrote buildspec.yml (6 builds, graph)" in proc.stdout
+    assert "wrote buildspec.yml (1 build, planner)" in proc.stdout
     assert (mono / "buildspec.yml").stat().st_mode & 0o777 == 0o644
     check = r2o("render", "codebuild", "--check", cwd=mono)
     assert check.returncode == 0, check.stderr
     assert "is up to date" in check.stdout
 
 
-def test_check_fails_when_a_component_is_added(mono: Path) -> None:
+def test_graph_check_fails_when_a_component_is_added(mono: Path) -> None:
+    assert r2o("render", "codebuild", "--style", "graph", cwd=mono).returncode == 0
+    write_component(mono, "delta", "side")
+    proc = r2o("render", "codebuild", "--style", "graph", "--check", cwd=mono)
+    assert proc.returncode == 1
+    assert "buildspec.yml is stale" in proc.stderr and "+    - identifier: delta" in proc.stderr
+    assert "regenerate it: r2o render codebuild --style graph" in proc.stderr
+
+
+def test_planner_stays_current_when_a_component_is_added(mono: Path) -> None:
     assert r2o("render", "codebuild", cwd=mono).returncode == 0
     write_component(mono, "delta", "side")
     proc = r2o("render", "codebuild", "--check", cwd=mono)
-    assert proc.returncode == 1
-    assert "buildspec.yml is stale" in proc.stderr and "+    - identifier: delta" in proc.stderr
-    assert "regenerate it: r2o render codebuild" in proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    # The planner buildspec checked against the static graph is stale, and says how to fix it.
+    graph = r2o("render", "codebuild", "--style", "graph", "--check", cwd=mono)
+    assert graph.returncode == 1 and "regenerate it: r2o render codebuild --style graph" in graph.stderr
 
 
 def test_check_fails_when_missing_or_edited(mono: Path) -> None:
@@ -115,8 +142,12 @@ def test_check_fails_when_missing_or_edited(mono: Path) -> None:
     assert proc.returncode == 1 and "does not exist" in proc.stderr
     assert r2o("render", "codebuild", cwd=mono).returncode == 0
     path = mono / "buildspec.yml"
-    path.write_text(path.read_text().replace("fast-fail: false", "fast-fail: true"))
-    assert r2o("render", "codebuild", "--check", cwd=mono).returncode == 1
+    text = path.read_text()
+    assert 'R2O_MAX_BUILDS: "20"' in text
+    path.write_text(text.replace('R2O_MAX_BUILDS: "20"', 'R2O_MAX_BUILDS: "50"'))
+    proc = r2o("render", "codebuild", "--check", cwd=mono)
+    assert proc.returncode == 1 and "buildspec.yml is stale" in proc.stderr
+    assert "regenerate it: r2o render codebuild\n" in proc.stderr
 
 
 def test_matrix_style_and_stdout(mono: Path) -> None:
@@ -144,6 +175,6 @@ def test_real_components_render(tmp_path: Path) -> None:
         REPO_ROOT / "base-images", root / "base-images", ignore=shutil.ignore_patterns("rootfs.tar")
     )
     shutil.copytree(REPO_ROOT / "components" / "identity-matrix", root / "components" / "identity-matrix")
-    proc = r2o("render", "codebuild", "-o", "-", cwd=root)
+    proc = r2o("render", "codebuild", "--style", "graph", "-o", "-", cwd=root)
     assert proc.returncode == 0, proc.stderr
     assert "- identifier: python_sci\n      depend-on:\n        - debian" in proc.stdout

@@ -32,6 +32,7 @@ class BaseImage:
     parent: str | None = None
     packages: tuple[str, ...] = ()
     build_args: Mapping[str, str] = field(default_factory=dict)
+    build_minutes: float | None = None  # build.minutes: CodeBuild minutes to build and push (r2o ci plan)
 
     @property
     def manifest_path(self) -> Path:
@@ -106,4 +107,5 @@ def load(folder: Path) -> BaseImage:
         parent=d.get("parent"),
         packages=tuple(d.get("packages", ())),
         build_args=dict(d.get("build_args", {})),
+        build_minutes=float(d["build"]["minutes"]) if "minutes" in d.get("build", {}) else None,
     )

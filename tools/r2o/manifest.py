@@ -186,6 +186,7 @@ class Build:
     include: tuple[str, ...] = ()
     args: Mapping[str, str] = field(default_factory=dict)
     images: Mapping[str, str] = field(default_factory=dict)  # build ARG -> base image (multi-stage builds)
+    minutes: float | None = None  # CodeBuild minutes to build, test and push (r2o ci plan's estimate)
 
 
 @dataclass(frozen=True)
@@ -624,6 +625,7 @@ def from_document(doc: YamlDocument) -> Component:
             include=tuple(build.get("include", ())),
             args=dict(build.get("args", {})),
             images=dict(build.get("images", {})),
+            minutes=float(build["minutes"]) if "minutes" in build else None,
         ),
         environment=dict(d.get("environment", {})),
         parameters={n: _parameter(n, s) for n, s in d.get("parameters", {}).items()},

@@ -1,19 +1,27 @@
-"""One CodeBuild batch node (`r2o ci node TARGET`): up to date, or build, test, push.
+"""What one CodeBuild build does with its images: ``r2o ci node TARGET`` and ``r2o ci build-images``.
 
-The decision is the content tag alone: when the registry already holds the target's tag the node
-is up to date and does nothing else. Otherwise its base-image chain is made available locally
-(present, pulled from the same registry, or built and pushed), the target is built, a component's
-golden cases run in the built image (JUnit written for CodeBuild's reports), and the image is pushed
-only when every case passes.
+For each image the decision is the content tag alone: when the registry already holds the tag the
+image is up to date and nothing else happens. Otherwise its base-image chain is made available
+locally (present, pulled from the same registry, or built and pushed), the image is built, a
+component's golden cases run in the built image (JUnit written for CodeBuild's reports), and the
+image is pushed only when every case passes.
+
+``r2o ci build-images`` does this for the images ``r2o ci plan`` assigned to one planned build, in
+order (base images first). An image that fails does not stop the others, except the images built
+FROM it, which are skipped; the build fails at the end. The minutes each real build took are kept
+for the planner's next estimate (:mod:`r2o.ci.history`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from r2o.errors import UsageError
+from r2o import changes
+from r2o.ci import history
+from r2o.errors import R2OError, UsageError
 from r2o.golden import junit, runner
 from r2o.images import build as builder
 from r2o.images.engine import Engine, registry_has
@@ -192,3 +200,98 @@ def plan_for(graph: ImageGraph, engine: Callable[[], Engine], name: str, registr
     return plan_node(
         graph, name, registry=registry, exists_local=lambda tag: engine().has_local(tag), exists_remote=remote
     )
+
+
+def change_note(found: changes.ChangeSet | R2OError, name: str) -> str:
+    """One line saying whether the commit range touches ``name`` (informational: the tag decides)."""
+    if isinstance(found, R2OError):
+        return f"note: no change report: {str(found).splitlines()[0]}"
+    if found.everything:
+        return f"note: history is missing ({found.history_missing}); every image counts as changed"
+    if name in found.components_changed or name in found.base_images_changed:
+        return f"changed since {found.base}: {name}'s own files"
+    if name in found.components_affected or name in found.base_images_affected:
+        why = {**found.components_affected, **found.base_images_affected}[name]
+        return f"changed since {found.base}: {'; '.join(why)}"
+    return f"not changed since {found.base}, but its tag is missing from the registry"
+
+
+def detect_changes(
+    repo: Repository, base: str | None, head: str | None
+) -> changes.ChangeSet | R2OError | None:
+    """The change set for the notes (None without a base; the error when git cannot answer)."""
+    if base is None:
+        return None
+    try:
+        return changes.detect(repo, base=base, head=head)
+    except R2OError as exc:
+        return exc
+
+
+FAILED_BASE = "not built"  # status of an image skipped because an image it builds FROM failed
+
+
+@dataclass(frozen=True)
+class ImageOutcome:
+    name: str
+    status: str  # UP_TO_DATE, PUSHED, TESTS_FAILED, FAILED_BASE, or "failed" (an error)
+    seconds: float = 0.0
+    error: R2OError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (UP_TO_DATE, PUSHED)
+
+
+def build_images(
+    repo: Repository,
+    graph: ImageGraph,
+    names: Sequence[str],
+    *,
+    registry: str | None,
+    engine: Callable[[], Engine],
+    say: Say,
+    found: changes.ChangeSet | R2OError | None = None,
+    junit_dir: Path | None = None,
+    verbose: bool = False,
+) -> list[ImageOutcome]:
+    """Bring each of ``names`` up to date in the registry, in order (see the module docstring)."""
+    for name in names:
+        graph.node(name)  # an unknown name fails before anything is built
+    if not registry:
+        raise UsageError(
+            "r2o ci build-images needs a registry to check and push to",
+            hint="pass --registry HOST[:PORT] or set R2O_REGISTRY",
+        )
+    outcomes: list[ImageOutcome] = []
+    failed: set[str] = set()
+    measured: dict[str, tuple[str, float]] = {}
+    for i, name in enumerate(names, 1):
+        say(f"== {name} ({i} of {len(names)}) ==")
+        broken = sorted(graph.ancestors(name) & failed)
+        if broken:
+            say(f"{FAILED_BASE}: {name} builds FROM {', '.join(broken)}, which failed in this build")
+            outcomes.append(ImageOutcome(name, FAILED_BASE))
+            failed.add(name)
+            continue
+        start = time.monotonic()
+        try:
+            plan = plan_for(graph, engine, name, registry)
+            if not plan.up_to_date and found is not None:
+                say(change_note(found, name))
+            junit_file = junit_dir / f"{name}.xml" if junit_dir is not None else None
+            result = run_node(plan, repo, graph, engine(), say=say, junit_file=junit_file, verbose=verbose)
+        except R2OError as exc:
+            for line in str(exc).splitlines():
+                say(f"error: {line}")
+            outcomes.append(ImageOutcome(name, "failed", time.monotonic() - start, exc))
+            failed.add(name)
+            continue
+        seconds = time.monotonic() - start
+        outcomes.append(ImageOutcome(name, result.status, seconds))
+        if not result.ok:
+            failed.add(name)
+        elif result.status == PUSHED and plan.build_target:
+            measured[name] = (plan.target.tag, seconds / 60)
+    history.record(history.path_in(repo.root), measured)
+    return outcomes

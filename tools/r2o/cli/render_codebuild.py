@@ -1,4 +1,4 @@
-"""`r2o render codebuild`: buildspec.yml (a CodeBuild batch graph) rendered from the manifests."""
+"""`r2o render codebuild`: buildspec.yml, the CodeBuild planner (or a static batch graph or matrix)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ STALE = 1
 @click.option(
     "--style",
     type=click.Choice(codebuild.STYLES),
-    default=codebuild.GRAPH,
+    default=codebuild.PLANNER,
     show_default=True,
-    help="graph: base images before their dependents; matrix: one build per image, no order.",
+    help="planner: one build plans and starts only the builds a commit needs (r2o ci plan); "
+    "graph: a build per image, base images first; matrix: a build per image, no order.",
 )
 @click.option(
     "--output",
@@ -34,7 +35,8 @@ STALE = 1
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the file is stale.")
 @pass_state
 def command(state: State, style: str, output: Path | None, check: bool) -> int:
-    """Render the CodeBuild buildspec: one batch node per base image and per component."""
+    """Render the CodeBuild buildspec: the planner that starts only the builds a commit needs (the
+    default), or a static batch node per base image and per component (--style graph|matrix)."""
     repo = state.repo
     loaded = repo.require_valid()
     plan = codebuild.targets(
@@ -43,6 +45,8 @@ def command(state: State, style: str, output: Path | None, check: bool) -> int:
         {n: tuple(c.build.images.values()) for n, c in loaded.components.items()},
     )
     text = codebuild.render(plan, style=style)
+    count = 1 if style == codebuild.PLANNER else len(plan)
+    builds = f"{count} build{'s' * (count != 1)}"
     target = output or repo.root / buildspec.FILE
     # Whatever the template produces must pass the structural check before anyone sees it.
     buildspec.check_text(text, target)
@@ -52,7 +56,7 @@ def command(state: State, style: str, output: Path | None, check: bool) -> int:
     if check:
         current = target.read_text("utf-8") if target.is_file() else None
         if current == text:
-            out.print(f"ok: {repo.rel(target)} is up to date ({len(plan)} builds)", markup=False)
+            out.print(f"ok: {repo.rel(target)} is up to date ({builds}, {style})", markup=False)
             return 0
         if current is None:
             err.print(f"r2o: {repo.rel(target)} does not exist", markup=False)
@@ -68,12 +72,12 @@ def command(state: State, style: str, output: Path | None, check: bool) -> int:
             err.print(f"r2o: {repo.rel(target)} is stale", markup=False)
         err.print(
             "  -> regenerate it: r2o render codebuild"
-            + (f" --style {style}" if style != codebuild.GRAPH else ""),
+            + (f" --style {style}" if style != codebuild.PLANNER else ""),
             markup=False,
         )
         return STALE
     if not target.parent.is_dir():
         raise InputError(f"cannot write {target}: {target.parent} is not a directory")
     fs.atomic_write(target, text)
-    out.print(f"wrote {repo.rel(target)} ({len(plan)} builds, {style})", markup=False)
+    out.print(f"wrote {repo.rel(target)} ({builds}, {style})", markup=False)
     return 0

@@ -1,8 +1,11 @@
-"""buildspec.yml from the manifests: one CodeBuild batch node per base image and per component.
+"""The CodeBuild buildspecs: the committed planner (buildspec.yml) and the batch a commit starts.
 
-:func:`targets` is the plan (frozen dataclasses, base images first in dependency order, then
-components); :func:`render` turns it into the buildspec text through the jinja2 template
-``codebuild/buildspec.yml.j2``. Nothing here talks to git, Docker or AWS.
+``buildspec.yml`` is rendered through the jinja2 template ``codebuild/buildspec.yml.j2``. Its
+default style, the planner, names no image: one build runs ``r2o ci plan`` and starts the builds
+it planned. :func:`render_batch` renders those builds as a build-graph buildspec
+(``codebuild/batch.yml.j2``), the override given to StartBuildBatch. The older styles, one batch
+node per base image and per component (``graph``) or one build per image at once (``matrix``),
+are rendered from :func:`targets`. Nothing here talks to git, Docker or AWS.
 """
 
 from __future__ import annotations
@@ -14,11 +17,17 @@ from dataclasses import dataclass
 from r2o.errors import InputError
 from r2o.render.templating import render as render_template
 
+PLANNER = "planner"
 GRAPH = "graph"
 MATRIX = "matrix"
-STYLES = (GRAPH, MATRIX)
+STYLES = (PLANNER, GRAPH, MATRIX)
 TEMPLATE = "codebuild/buildspec.yml.j2"
+BATCH_TEMPLATE = "codebuild/batch.yml.j2"
 REPORTS_DIR = ".r2o/reports"
+DEFAULT_MAX_BUILDS = 20  # builds one commit may start (the planner's --max-builds, env R2O_MAX_BUILDS)
+# Planned builds build images with Docker: privileged, on a medium instance (the planner itself
+# needs no more than the project's default, small, compute type).
+BATCH_COMPUTE_TYPE = "BUILD_GENERAL1_MEDIUM"
 BASE_IMAGE = "base-image"
 COMPONENT = "component"
 MAX_IDENTIFIER = 127  # CodeBuild: letters, digits and underscores, fewer than 128 characters
@@ -34,6 +43,16 @@ class Target:
     identifier: str
     parent: str | None  # the image it builds FROM
     depend_on: tuple[str, ...]  # identifiers
+
+
+@dataclass(frozen=True)
+class BatchBuild:
+    """One build of a planned batch: the images it builds in order, the builds it waits for."""
+
+    identifier: str
+    images: tuple[str, ...]
+    depend_on: tuple[str, ...] = ()
+    minutes: float = 0.0  # estimated duration, shown in the buildspec's comments
 
 
 def identifier(name: str) -> str:
@@ -101,7 +120,24 @@ def targets(
     return out
 
 
-def render(plan: Sequence[Target], *, style: str = GRAPH) -> str:
+def render(plan: Sequence[Target] = (), *, style: str = PLANNER, max_builds: int = DEFAULT_MAX_BUILDS) -> str:
+    """buildspec.yml: the planner (``plan`` is not used), or a static graph or matrix of ``plan``."""
     if style not in STYLES:
         raise InputError(f"unknown buildspec style '{style}'", hint=f"choose one of {', '.join(STYLES)}")
-    return render_template(TEMPLATE, targets=list(plan), style=style, reports_dir=REPORTS_DIR)
+    return render_template(
+        TEMPLATE, targets=list(plan), style=style, reports_dir=REPORTS_DIR, max_builds=max_builds
+    )
+
+
+def render_batch(builds: Sequence[BatchBuild], *, commit: str) -> str:
+    """The build-graph buildspec of a planned batch (StartBuildBatch's buildspec override)."""
+    if not builds:
+        raise ValueError("a batch needs at least one build; start none when nothing is planned")
+    return render_template(
+        BATCH_TEMPLATE,
+        builds=list(builds),
+        image_count=sum(len(b.images) for b in builds),
+        commit=commit,
+        compute_type=BATCH_COMPUTE_TYPE,
+        reports_dir=REPORTS_DIR,
+    )
