@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
+from r2o.ci import plan
 from r2o.images.plan import ImageGraph
-from r2o.render import cloudformation
+from r2o.render import cloudformation, codebuild
 from r2o.repo import Repository
 from tests.conftest import REPO_ROOT, git
 
@@ -215,8 +216,52 @@ def test_compute_queue_and_codebuild(repo_copy: Path) -> None:
     ]
     project = resources["BuildProject"]["Properties"]
     assert project["Source"]["BuildSpec"] == "buildspec.yml"
-    assert project["BuildBatchConfig"]["ServiceRole"] == {"Fn::GetAtt": ["BuildRole", "Arn"]}
+    assert project["ServiceRole"] == {"Fn::GetAtt": ["BuildRole", "Arn"]}
+    assert project["BuildBatchConfig"]["ServiceRole"] == {"Fn::GetAtt": ["BuildBatchRole", "Arn"]}
     assert resources["DataFileSystem"]["Properties"]["Encrypted"] is True
+
+
+def codebuild_actions(role: dict[str, Any]) -> dict[str, list[Any]]:
+    """CodeBuild action -> the resources a role's policies allow it on."""
+    out: dict[str, list[Any]] = {}
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            for action in statement["Action"]:
+                if action.startswith("codebuild:"):
+                    out.setdefault(action, []).extend(statement["Resource"])
+    return out
+
+
+def test_the_planner_may_start_watch_and_stop_its_own_batch_and_nothing_else(repo_copy: Path) -> None:
+    resources = cloudformation.render(Repository(repo_copy))["Resources"]
+    project_arn = {
+        "Fn::Sub": "arn:${AWS::Partition}:codebuild:${AWS::Region}:${AWS::AccountId}:project/"
+        "${AWS::StackName}-build"
+    }
+    # The planner runs as the project's service role: StartBuildBatch (r2o ci start-batch),
+    # BatchGetBuildBatches (waiting), StopBuildBatch (stopped while waiting), on this project only.
+    assert codebuild_actions(resources["BuildRole"]) == {
+        "codebuild:StartBuildBatch": [project_arn],
+        "codebuild:BatchGetBuildBatches": [project_arn],
+        "codebuild:StopBuildBatch": [project_arn],
+    }
+    # CodeBuild runs the batch's builds with the batch service role: start, stop, retry; nothing else.
+    batch_role = resources["BuildBatchRole"]
+    assert codebuild_actions(batch_role) == {
+        "codebuild:StartBuild": [project_arn],
+        "codebuild:StopBuild": [project_arn],
+        "codebuild:RetryBuild": [project_arn],
+    }
+    assert [len(p["PolicyDocument"]["Statement"]) for p in batch_role["Properties"]["Policies"]] == [1]
+    assert batch_role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "codebuild.amazonaws.com"
+    }
+    # What the planner starts fits the project's batch restrictions.
+    restrictions = resources["BuildProject"]["Properties"]["BuildBatchConfig"]["Restrictions"]
+    assert codebuild.BATCH_COMPUTE_TYPE in restrictions["ComputeTypesAllowed"]
+    assert restrictions["MaximumBuildsAllowed"] >= plan.MAX_BUILDS_LIMIT
+    assert restrictions["MaximumBuildsAllowed"] >= codebuild.DEFAULT_MAX_BUILDS
 
 
 def test_cli_prints_or_writes_the_template(repo_copy: Path, tmp_path: Path) -> None:

@@ -734,9 +734,19 @@ def data_file_system() -> Piece:
 # --- CodeBuild ---------------------------------------------------------------------------------------
 
 
+# What the planner build (buildspec.yml: `r2o ci plan`, then `r2o ci start-batch`) calls: start the
+# planned batch build of its own project, ask how it goes, stop it when the planner is stopped.
+PLANNER_ACTIONS = ["codebuild:StartBuildBatch", "codebuild:BatchGetBuildBatches", "codebuild:StopBuildBatch"]
+# What CodeBuild does with a batch build's service role (BuildBatchConfig.ServiceRole): run its builds.
+BATCH_SERVICE_ACTIONS = ["codebuild:StartBuild", "codebuild:StopBuild", "codebuild:RetryBuild"]
+
+
 def codebuild(catalog: Catalog) -> Piece:
-    """The project that runs buildspec.yml as a batch build, its log group, and its service role:
-    push to the ECR repositories, run its own builds, register the job definitions and pass their roles."""
+    """The project, its log group and two roles. The project runs buildspec.yml, the planner, as a
+    plain build, and the builds it plans as one batch build (StartBuildBatch); its service role
+    (every build's) pushes to the ECR repositories, registers the job definitions, passes their
+    roles, and for the planner starts, watches and stops a batch of this project (PLANNER_ACTIONS).
+    The batch service role (BuildBatchConfig) may only start, stop and retry this project's builds."""
     project = "${AWS::StackName}-build"
     repositories = list(catalog.repositories.values())
     job_roles = [{"Fn::GetAtt": [logical_id(n, "JobRole"), "Arn"]} for n in catalog.names]
@@ -763,13 +773,10 @@ def codebuild(catalog: Catalog) -> Piece:
         {"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
         {"Effect": "Allow", "Action": _ECR_PUSH, "Resource": _arns(repositories)},
         {
+            # The planner (buildspec.yml, `r2o ci start-batch`): start the planned batch of this
+            # project, wait for it, stop it when the planner is stopped. Nothing else of CodeBuild.
             "Effect": "Allow",
-            "Action": [
-                "codebuild:StartBuild",
-                "codebuild:StopBuild",
-                "codebuild:RetryBuild",
-                "codebuild:BatchGetBuilds",
-            ],
+            "Action": PLANNER_ACTIONS,
             "Resource": [_arn("codebuild", f"project/{project}")],
         },
         {
@@ -801,10 +808,30 @@ def codebuild(catalog: Catalog) -> Piece:
                 "RetentionInDays": LOG_RETENTION_DAYS,
             },
         },
+        "BuildBatchRole": {
+            # BuildBatchConfig.ServiceRole: CodeBuild itself uses it to run a batch's builds.
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "Description": "CodeBuild: start, stop and retry the builds of a planned batch build",
+                "AssumeRolePolicyDocument": _trust("codebuild.amazonaws.com"),
+                "Policies": [
+                    _policy(
+                        "batch",
+                        [
+                            {
+                                "Effect": "Allow",
+                                "Action": BATCH_SERVICE_ACTIONS,
+                                "Resource": [_arn("codebuild", f"project/{project}")],
+                            }
+                        ],
+                    )
+                ],
+            },
+        },
         "BuildRole": {
             "Type": "AWS::IAM::Role",
             "Properties": {
-                "Description": "CodeBuild: build and push images, run the build graph, deploy definitions",
+                "Description": "CodeBuild: plan, start builds, build and push images, deploy definitions",
                 "AssumeRolePolicyDocument": _trust("codebuild.amazonaws.com"),
                 "Policies": [_policy("build", statements)],
             },
@@ -813,7 +840,7 @@ def codebuild(catalog: Catalog) -> Piece:
             "Type": "AWS::CodeBuild::Project",
             "Properties": {
                 "Name": {"Fn::Sub": project},
-                "Description": "r2o: builds the changed images (buildspec.yml batch build-graph).",
+                "Description": "r2o: buildspec.yml plans a commit's builds, then starts them as one batch.",
                 "ServiceRole": {"Fn::GetAtt": ["BuildRole", "Arn"]},
                 "Source": {
                     "Type": {"Ref": "SourceType"},
@@ -832,7 +859,7 @@ def codebuild(catalog: Catalog) -> Piece:
                     ],
                 },
                 "BuildBatchConfig": {
-                    "ServiceRole": {"Fn::GetAtt": ["BuildRole", "Arn"]},
+                    "ServiceRole": {"Fn::GetAtt": ["BuildBatchRole", "Arn"]},
                     "TimeoutInMins": 240,
                     "CombineArtifacts": False,
                     "Restrictions": {
