@@ -19,15 +19,20 @@ class FakeRegistry:
 
     held: set[tuple[str, str]] = field(default_factory=set)
     status: int | None = None
+    keep_alive: bool = False  # HTTP/1.1 with connections kept open, as real registries do
     asked: list[str] = field(default_factory=list)
+    clients: set[int] = field(default_factory=set)  # the client ports: one per connection
     address: str = ""
 
 
 @contextmanager
 def fake_registry(registry: FakeRegistry) -> Iterator[FakeRegistry]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if registry.keep_alive else "HTTP/1.0"
+
         def do_HEAD(self) -> None:
             registry.asked.append(self.path)
+            registry.clients.add(self.client_address[1])
             parts = self.path.split("/")  # /v2/<repository>/manifests/<tag>
             found = len(parts) == 5 and parts[1] == "v2" and parts[3] == "manifests"
             code = registry.status or (200 if found and (parts[2], parts[4]) in registry.held else 404)

@@ -269,6 +269,25 @@ def test_holds_asks_again_after_one_dropped_answer(graph: ImageGraph) -> None:
     assert all(registry.holds("r:1", list(graph.nodes.values()), has=has).values())
 
 
+@pytest.mark.parametrize("keep_alive", [True, False])
+def test_holds_asks_a_real_http_registry(graph: ImageGraph, keep_alive: bool) -> None:
+    nodes = list(graph.nodes.values())
+    held = {(n.repository, n.tag_only) for n in nodes if n.name != "gamma"}
+    with fake_registry(FakeRegistry(held, keep_alive=keep_alive)) as reg:
+        answer = registry.holds(reg.address, nodes, workers=2)
+    assert answer == {n: n != "gamma" for n in NEEDS}
+    assert len(reg.asked) == 6
+    # Kept-alive connections are reused: at most one per worker thread and the first question.
+    assert len(reg.clients) <= 3 if keep_alive else len(reg.clients) == 6
+
+
+def test_holds_reports_what_the_registry_answered(graph: ImageGraph) -> None:
+    refused = pytest.raises(EngineError, match=r"answered 403 for [a-z]+:1\.0\.0-")
+    with fake_registry(FakeRegistry(status=403, keep_alive=True)) as reg, refused as caught:
+        registry.holds(reg.address, list(graph.nodes.values()))
+    assert "docker login" in caught.value.hint
+
+
 # --- the command -----------------------------------------------------------------------------------------
 
 

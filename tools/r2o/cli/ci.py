@@ -8,18 +8,23 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from r2o import fs, git
-from r2o.changes import ChangeSet
-from r2o.ci import buildspec, local, node
+from r2o.ci import buildspec
 from r2o.cli.context import State, err, out, pass_state, print_json, registry_option
 from r2o.errors import R2OError, UsageError
-from r2o.images.engine import Engine
 from r2o.images.plan import ImageGraph
 from r2o.render.codebuild import DEFAULT_MAX_BUILDS
 
+if TYPE_CHECKING:
+    from r2o.changes import ChangeSet
+    from r2o.images.engine import Engine
+
+# The planner runs on every commit: what only the builds need (Docker, the golden runner, the local
+# runner) is imported by the commands that use it, so `r2o ci plan` starts quickly.
 FAILED = 1
 CODEBUILD, LOCAL = "codebuild", "local"
 
@@ -36,6 +41,8 @@ def _say(line: str) -> None:
 
 def _lazy_engine() -> Callable[[], Engine]:
     """An engine connected on first use: an up-to-date image never needs Docker."""
+    from r2o.images.engine import Engine
+
     engines: list[Engine] = []
 
     def engine() -> Engine:
@@ -122,6 +129,8 @@ def plan_command(
     commit = os.environ.get("CODEBUILD_RESOLVED_SOURCE_VERSION") or git.head_commit(repo.root)
 
     def explain() -> ChangeSet | None:
+        from r2o.ci import node
+
         found = node.detect_changes(repo, base, head)
         if isinstance(found, R2OError):
             err.print(f"note: the reasons cannot name changes: {str(found).splitlines()[0]}", markup=False)
@@ -244,7 +253,7 @@ def start_batch_command(
 
 
 def _run_batch_here(state: State, text: str, registry: str, jobs: int | None) -> int:
-    from r2o.ci import batch
+    from r2o.ci import batch, local
 
     lock = threading.Lock()
 
@@ -288,6 +297,8 @@ def build_images_command(
 ) -> int:
     """Bring NAMES up to date in the registry, in order (one planned build's share): each image
     whose tag is missing is built, tested and pushed; images built FROM a failed one are skipped."""
+    from r2o.ci import node
+
     repo = state.repo
     graph = ImageGraph.from_repo(repo)
     outcomes = node.build_images(
@@ -345,6 +356,8 @@ def node_command(
 ) -> int:
     """Bring TARGET's image up to date in the registry: nothing if its content tag is there,
     else build it, run its golden cases and push it (only when they pass)."""
+    from r2o.ci import node
+
     repo = state.repo
     graph = ImageGraph.from_repo(repo)
     engine = _lazy_engine()
@@ -398,6 +411,8 @@ def run_buildspec_command(
     """Run the buildspec here as CodeBuild would: phases in order, a batch graph in dependency
     order (independent builds in parallel), against the local Docker engine and REGISTRY. The batch
     a planner starts (r2o ci start-batch) runs here too, with the same rules."""
+    from r2o.ci import local
+
     repo = state.repo
     spec = buildspec.load(spec_file or repo.root / buildspec.FILE)
     project: dict[str, str] = {}
