@@ -84,6 +84,21 @@ def test_the_request_passes_botocores_validation(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("minutes", "timeout"),
+    [((), 60), ((3.0, 10.0), 60), ((45.0, 160.4, 2.0), 321), ((900.0,), 480)],
+)
+def test_each_planned_build_may_run_twice_its_estimate(
+    tmp_path: Path, minutes: tuple[float, ...], timeout: int
+) -> None:
+    builds = tuple(BatchBuild(f"b{i}", ("alpha",), (), m) for i, m in enumerate(minutes))
+    data = json.loads(plan_file(tmp_path, builds=builds).read_text())
+    for raw, m in zip(data["builds"], minutes, strict=True):
+        raw["minutes"] = m
+    plan = PlanFile.load(write(tmp_path / "timed.json", json.dumps(data)))
+    assert batch.build_timeout(plan) == timeout
+
+
+@pytest.mark.parametrize(
     ("change", "found"),
     [
         ({"projectName": ""}, "projectName"),

@@ -262,6 +262,11 @@ def test_the_planner_may_start_watch_and_stop_its_own_batch_and_nothing_else(rep
     assert codebuild.BATCH_COMPUTE_TYPE in restrictions["ComputeTypesAllowed"]
     assert restrictions["MaximumBuildsAllowed"] >= plan.MAX_BUILDS_LIMIT
     assert restrictions["MaximumBuildsAllowed"] >= codebuild.DEFAULT_MAX_BUILDS
+    # The planner waits for its batch: the project lets a build run as long as a batch may, and a
+    # planned build's timeout never exceeds it.
+    project = resources["BuildProject"]["Properties"]
+    assert project["TimeoutInMinutes"] == project["BuildBatchConfig"]["TimeoutInMins"] == 480
+    assert codebuild.PLANNED_BUILD_MINUTES[1] <= 480
 
 
 def test_cli_prints_or_writes_the_template(repo_copy: Path, tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -49,7 +50,6 @@ from r2o.render import codebuild
 SUCCEEDED = "SUCCEEDED"
 IN_PROGRESS = "IN_PROGRESS"
 PASSED_VARIABLES = ("R2O_BASE", "R2O_HEAD")  # what the planner's pre_build worked out, for the builds
-BUILD_TIMEOUT_MINUTES = 120  # each planned build (the project's own timeout covers the waiting planner)
 POLL_SECONDS = 30.0
 OVERRIDE_NAME = "buildspecOverride"
 
@@ -117,7 +117,7 @@ def start_request(
         "projectName": project,
         "sourceVersion": plan.commit,
         OVERRIDE_NAME: buildspec_text,
-        "buildTimeoutInMinutesOverride": BUILD_TIMEOUT_MINUTES,
+        "buildTimeoutInMinutesOverride": build_timeout(plan),
         # Starting twice (a retried call) within five minutes gives the same batch.
         "idempotencyToken": token,
     }
@@ -127,6 +127,13 @@ def start_request(
     if passed:
         request["environmentVariablesOverride"] = passed
     return request
+
+
+def build_timeout(plan: PlanFile) -> int:
+    """Minutes each planned build may run: twice the longest estimate, within the project's bounds."""
+    low, high = codebuild.PLANNED_BUILD_MINUTES
+    longest = max((b.minutes for b in plan.builds), default=0.0)
+    return int(min(high, max(low, math.ceil(2 * longest))))
 
 
 @cache

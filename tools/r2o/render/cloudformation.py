@@ -46,6 +46,7 @@ from r2o.errors import UsageError
 from r2o.images.plan import ImageGraph
 from r2o.manifest import SECRETS_MANAGER_ARN, Component, secret_resource
 from r2o.render import batch
+from r2o.render import codebuild as codebuild_spec
 from r2o.repo import Repository
 
 BUILDSPEC = "buildspec.yml"
@@ -860,7 +861,7 @@ def codebuild(catalog: Catalog) -> Piece:
                 },
                 "BuildBatchConfig": {
                     "ServiceRole": {"Fn::GetAtt": ["BuildBatchRole", "Arn"]},
-                    "TimeoutInMins": 240,
+                    "TimeoutInMins": codebuild_spec.PROJECT_TIMEOUT_MINUTES,
                     "CombineArtifacts": False,
                     "Restrictions": {
                         "MaximumBuildsAllowed": 100,
@@ -870,7 +871,8 @@ def codebuild(catalog: Catalog) -> Piece:
                 "LogsConfig": {
                     "CloudWatchLogs": {"Status": "ENABLED", "GroupName": {"Ref": "BuildLogGroup"}}
                 },
-                "TimeoutInMinutes": 120,
+                # The planner waits for the batch it starts: as long as the batch may run.
+                "TimeoutInMinutes": codebuild_spec.PROJECT_TIMEOUT_MINUTES,
             },
         },
     }

@@ -28,6 +28,11 @@ DEFAULT_MAX_BUILDS = 20  # builds one commit may start (the planner's --max-buil
 # Planned builds build images with Docker: privileged, on a medium instance (the planner itself
 # needs no more than the project's default, small, compute type).
 BATCH_COMPUTE_TYPE = "BUILD_GENERAL1_MEDIUM"
+# How long a build of the project may run (the CodeBuild project's TimeoutInMinutes, and its batch
+# timeout): the planner waits for the whole batch it starts, so it needs the longest. A planned
+# build is given twice its estimate, within PLANNED_BUILD_MINUTES (r2o.ci.batch).
+PROJECT_TIMEOUT_MINUTES = 480
+PLANNED_BUILD_MINUTES = (60, PROJECT_TIMEOUT_MINUTES)
 BASE_IMAGE = "base-image"
 COMPONENT = "component"
 MAX_IDENTIFIER = 127  # CodeBuild: letters, digits and underscores, fewer than 128 characters
