@@ -115,6 +115,14 @@ def tags_of(data: dict[str, Any]) -> set[tuple[str, str]]:
     return {tuple(image["tag"].split(":", 1)) for image in data["images"]}  # type: ignore[misc]
 
 
+def billing(data: dict[str, Any]) -> str:
+    p, s = data["estimate"]["planned"], data["estimate"]["one_build_per_image"]
+    return (
+        f"estimate: {p['billed_minutes']:,} billed build-minutes ({p['builds']} builds) vs "
+        f"{s['billed_minutes']:,} with one build per image ({s['builds']} builds)"
+    )
+
+
 def order_problems(data: dict[str, Any]) -> list[str]:
     """Each image in exactly one build, every base before its dependents (same build or awaited)."""
     builds = {b["identifier"]: b for b in data["builds"]}
@@ -171,6 +179,7 @@ def main() -> int:
             _, data = plan(tmp, address, options.max_builds)
             n = len(data["builds"])
             print(f"{'nothing changed':44} {n} planned builds, {data['skipped']} images skipped")
+            print(f"{'':44} {billing(data)}")
             if n != 0:
                 missed.append("nothing changed: planned builds must be 0")
 
@@ -195,6 +204,7 @@ def main() -> int:
                 f"{'one component changed':44} {len(data['builds'])} planned build (+ the planner), "
                 f"images {built}, {data['skipped']} skipped, {seconds:.2f} s"
             )
+            print(f"{'':44} {billing(data)}")
             if len(data["builds"]) != 1 or built != [name]:
                 missed.append("one component changed: 1 build of exactly that image")
 
