@@ -322,3 +322,21 @@ def test_a_stopped_planner_stops_its_batch(tmp_path: Path) -> None:
         batch.run_on_codebuild(api, request(tmp_path), say=lines.append, sleep=lambda s: None)
     assert api.stopped == ["p:b-9"]
     assert "stopped batch build p:b-9" in lines
+
+
+def test_build_images_refuses_an_unknown_image_before_building(mono: Path) -> None:
+    proc = r2o("ci", "build-images", "alpha", "nosuch", "--registry", "127.0.0.1:9", cwd=mono)
+    assert_clean_error(proc, 4, "nosuch")
+
+
+def test_build_images_needs_a_registry(mono: Path) -> None:
+    env_free = {k: v for k, v in os.environ.items() if k != "R2O_REGISTRY"}
+    proc = subprocess.run(
+        [*R2O, "ci", "build-images", "alpha"],
+        cwd=mono,
+        env=env_free,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert_clean_error(proc, 2, "needs a registry", "--registry")
