@@ -41,6 +41,7 @@ COMMANDS = {
     "cancel": "jobs:cancel_command",
     "pipeline": "pipeline:command",
     "serve": "serve:command",
+    "export": "export:command",
 }
 
 

@@ -1,0 +1,1 @@
+"""Descriptions of r2o components and pipelines for other workflow engines (CWL)."""

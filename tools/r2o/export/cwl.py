@@ -1,0 +1,251 @@
+"""CWL v1.2 from manifests and task graphs: a CommandLineTool per component, a Workflow per date range.
+
+Everything is built as plain data and dumped with sorted keys, so an export is byte-identical every
+time. A tool mirrors how ``r2o run`` (and AWS Batch) runs a component: the content-tagged image, the
+image's ENTRYPOINT given the manifest's ``command`` (``Ref::name`` -> ``$(inputs.name)``), inputs at
+their declared ``/data/input`` paths, outputs under ``/data/output``, no network, the manifest's CPU,
+memory and time limits. A workflow is the pipeline's task graph (``pipeline/plan.py``, the one
+interpretation of a pipeline): one step per task, wired as the graph's sources say.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from r2o.errors import UsageError
+from r2o.images.plan import ImageGraph
+from r2o.manifest import DEFAULT_STORAGE_MIB, OUTPUT_ROOT, REF_PREFIX, Component, DataSpec
+from r2o.pipeline.plan import Task, TaskGraph
+from r2o.repo import Repository
+
+CWL_VERSION = "v1.2"
+STDOUT_FILE = "stdout.txt"
+NAMESPACES = {"edam": "http://edamontology.org/", "s": "https://schema.org/"}
+# EDAM formats of the manifest's output formats (those EDAM has a term for).
+EDAM = {
+    "netcdf": "edam:format_3650",
+    "csv": "edam:format_3752",
+    "png": "edam:format_3603",
+    "text": "edam:format_2330",
+    "json": "edam:format_3464",
+}
+_TYPES = {"integer": "int", "number": "double", "string": "string", "boolean": "boolean", "date": "string"}
+
+
+@dataclass(frozen=True)
+class Document:
+    """One exported file: its name in the output folder and its text."""
+
+    filename: str
+    text: str
+
+
+def dump(doc: Mapping[str, Any]) -> str:
+    """CWL documents as YAML: sorted keys, block style, no aliases, no line folding."""
+
+    class _NoAliases(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return yaml.dump(dict(doc), Dumper=_NoAliases, sort_keys=True, default_flow_style=False, width=10**6)
+
+
+def tool_filename(component: str) -> str:
+    return f"{component}.cwl"
+
+
+def tool(component: Component, image: str) -> dict[str, Any]:
+    """The CommandLineTool of ``component`` running ``image`` (a content-tagged reference)."""
+    res = component.resources
+    resources: dict[str, Any] = {"coresMin": res.vcpus, "ramMin": res.memory_mib}
+    if res.storage_mib != DEFAULT_STORAGE_MIB:
+        resources["outdirMin"] = res.storage_mib
+    requirements: dict[str, Any] = {
+        "DockerRequirement": {"dockerPull": image, "dockerOutputDirectory": str(OUTPUT_ROOT)},
+        "ResourceRequirement": resources,
+        "ToolTimeLimit": {"timelimit": res.timeout_s},
+        "NetworkAccess": {"networkAccess": component.network},
+    }
+    if component.inputs:
+        requirements["InitialWorkDirRequirement"] = {
+            "listing": [
+                {"entryname": spec.path, "entry": f"$(inputs.{spec.name})"} for spec in component.inputs
+            ]
+        }
+    if component.environment:
+        requirements["EnvVarRequirement"] = {
+            "envDef": [{"envName": k, "envValue": v} for k, v in sorted(component.environment.items())]
+        }
+    doc: dict[str, Any] = {
+        "cwlVersion": CWL_VERSION,
+        "class": "CommandLineTool",
+        "id": component.name,
+        "label": f"{component.name} {component.version}",
+        "doc": component.description,
+        "$namespaces": NAMESPACES,
+        "s:author": [{"class": "s:Organization", "s:name": owner} for owner in component.owners],
+        "s:version": component.version,
+        "requirements": requirements,
+        # The image's ENTRYPOINT receives these, as AWS Batch passes ``command`` to it.
+        "arguments": [_argument(arg) for arg in component.command],
+        "inputs": {**_parameter_inputs(component), **{s.name: _data_input(s) for s in component.inputs}},
+        "outputs": {s.name: _output(s) for s in component.outputs},
+    }
+    if any(s.is_stdout for s in component.outputs):
+        doc["stdout"] = STDOUT_FILE
+    return doc
+
+
+def _argument(arg: str) -> str:
+    if arg.startswith(REF_PREFIX):
+        return f"$(inputs.{arg[len(REF_PREFIX) :]})"
+    # A literal "$(" would be read as a parameter reference: CWL escapes it with a backslash.
+    return arg.replace("$(", "\\$(").replace("${", "\\${")
+
+
+def _parameter_inputs(component: Component) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, p in component.parameters.items():
+        typ: Any = {"type": "enum", "symbols": list(p.values)} if p.type == "enum" else _TYPES[p.type]
+        entry: dict[str, Any] = {"type": typ}
+        if p.default is not None:
+            entry["default"] = p.default
+        elif not p.required:
+            entry["type"] = ["null", typ]
+        if p.description:
+            entry["doc"] = p.description
+        out[name] = entry
+    return out
+
+
+def _data_input(spec: DataSpec) -> dict[str, Any]:
+    typ = "Directory" if spec.kind == "directory" else "File"
+    entry: dict[str, Any] = {"type": typ if spec.required else f"{typ}?"}
+    if spec.description:
+        entry["doc"] = spec.description
+    return entry
+
+
+def _output(spec: DataSpec) -> dict[str, Any]:
+    entry: dict[str, Any]
+    if spec.is_stdout:
+        entry = {"type": "stdout"}
+    else:
+        typ = "Directory" if spec.kind == "directory" else "File"
+        glob = str(PurePosixPath(spec.path).relative_to(OUTPUT_ROOT))
+        entry = {"type": typ if spec.required else f"{typ}?", "outputBinding": {"glob": glob}}
+    if spec.format in EDAM and spec.kind != "directory":
+        entry["format"] = EDAM[spec.format]
+    if spec.description:
+        entry["doc"] = spec.description
+    return entry
+
+
+def export_tools(repo: Repository, names: Sequence[str]) -> list[Document]:
+    """One CommandLineTool per named component (every component when none), sorted by name."""
+    components = repo.components
+    chosen = sorted(set(names)) if names else sorted(components)
+    for name in chosen:
+        repo.component(name)  # an unknown name: NotFoundError with a "did you mean"
+    images = ImageGraph.from_repo(repo)
+    return [Document(tool_filename(n), dump(tool(components[n], images.ref(n)))) for n in chosen]
+
+
+# --- workflows -------------------------------------------------------------------------------------
+
+
+def _cwl_id(text: str) -> str:
+    """A CWL identifier (a URI fragment) for a task id or an input: "cmaq/2024-07-15" -> "cmaq_20240715"."""
+    return text.replace("/", "_").replace("-", "")
+
+
+def _step_id(task: Task) -> str:
+    return _cwl_id(task.step) + (f"_{task.day.replace('-', '')}" if task.day else "")
+
+
+def workflow(graph: TaskGraph, steps: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, str]]:
+    """The Workflow of ``graph`` (only the tasks of ``steps`` when given) and its external inputs
+    (workflow input id -> the pipeline's path, ``${day}`` resolved)."""
+    known = list(graph.pipeline.steps)
+    for name in steps:
+        if name not in known:
+            raise UsageError(
+                f"pipeline {graph.pipeline.name} has no step '{name}'", hint=f"steps: {', '.join(known)}"
+            )
+    tasks = [t for t in graph.tasks if not steps or t.step in steps]
+    kept = {t.id for t in tasks}
+    by_id = {t.id: t for t in graph.tasks}
+    for t in tasks:
+        for dep in t.deps:
+            if dep not in kept:
+                raise UsageError(
+                    f"step {t.step} needs step {by_id[dep].step}, which --steps leaves out",
+                    hint=f"add {by_id[dep].step} to --steps",
+                )
+    external: dict[str, str] = {}
+    wf_steps: dict[str, Any] = {}
+    for t in tasks:
+        component = graph.pipeline.steps[t.step].component
+        step_in: dict[str, Any] = {}
+        for name, text in sorted(t.parameters.items()):
+            step_in[name] = {"default": component.parameter(name).parse(text)}
+        for tin in t.inputs:
+            if tin.collect:
+                raise UsageError(
+                    f"step {t.step} collects every day's {tin.sources[0].output} into a directory, "
+                    "which this CWL export does not describe yet",
+                    hint="leave the step out with --steps",
+                )
+            (src,) = tin.sources
+            if src.path is not None:
+                key = _cwl_id(f"{tin.name}_{t.day}" if t.day else tin.name)
+                external[key] = src.path
+                step_in[tin.name] = key
+            else:
+                assert src.task is not None and src.output is not None
+                step_in[tin.name] = f"{_step_id(by_id[src.task])}/{src.output}"
+        wf_steps[_step_id(t)] = {
+            "run": tool_filename(component.name),
+            "in": step_in,
+            "out": [o.name for o in component.outputs],
+        }
+    outputs = {
+        f"{sid}_{out}": {"type": "File", "outputSource": f"{sid}/{out}"}
+        for sid, step in wf_steps.items()
+        for out in step["out"]
+    }
+    doc = {
+        "cwlVersion": CWL_VERSION,
+        "class": "Workflow",
+        "id": graph.pipeline.name,
+        "label": f"{graph.pipeline.name} {graph.run_name}",
+        "doc": graph.pipeline.description,
+        "inputs": {k: {"type": "File"} for k in sorted(external)},
+        "steps": wf_steps,
+        "outputs": outputs,
+    }
+    return doc, external
+
+
+def export_workflow(
+    repo: Repository, graph: TaskGraph, out_dir: Path, steps: Sequence[str] = ()
+) -> list[Document]:
+    """The workflow, its job file (paths relative to ``out_dir``) and the tools its steps run."""
+    doc, external = workflow(graph, steps)
+    job: dict[str, Any] = {}
+    for key, text in sorted(external.items()):
+        path = Path(text) if Path(text).is_absolute() else repo.root / text
+        job[key] = {"class": "File", "path": os.path.relpath(path, out_dir.resolve())}
+    used = sorted({str(s["run"]).removesuffix(".cwl") for s in doc["steps"].values()})
+    name = f"{graph.pipeline.name}.cwl"
+    return [
+        *export_tools(repo, used),
+        Document(name, dump(doc)),
+        Document(f"{graph.pipeline.name}.job.yml", dump(job)),
+    ]
