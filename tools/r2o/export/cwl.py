@@ -21,7 +21,7 @@ import yaml
 from r2o.errors import UsageError
 from r2o.images.plan import ImageGraph
 from r2o.manifest import DEFAULT_STORAGE_MIB, OUTPUT_ROOT, REF_PREFIX, Component, DataSpec
-from r2o.pipeline.plan import Task, TaskGraph
+from r2o.pipeline.plan import Task, TaskGraph, TaskInput
 from r2o.repo import Repository
 
 CWL_VERSION = "v1.2"
@@ -89,7 +89,7 @@ def tool(component: Component, image: str) -> dict[str, Any]:
         "label": f"{component.name} {component.version}",
         "doc": component.description,
         "$namespaces": NAMESPACES,
-        "s:author": [{"class": "s:Organization", "s:name": owner} for owner in component.owners],
+        "s:author": [{"s:name": owner} for owner in component.owners],
         "s:version": component.version,
         "requirements": requirements,
         # The image's ENTRYPOINT receives these, as AWS Batch passes ``command`` to it.
@@ -132,14 +132,18 @@ def _data_input(spec: DataSpec) -> dict[str, Any]:
     return entry
 
 
+def _output_type(spec: DataSpec) -> str:
+    typ = "Directory" if spec.kind == "directory" else "File"
+    return typ if spec.required or spec.is_stdout else f"{typ}?"
+
+
 def _output(spec: DataSpec) -> dict[str, Any]:
     entry: dict[str, Any]
     if spec.is_stdout:
         entry = {"type": "stdout"}
     else:
-        typ = "Directory" if spec.kind == "directory" else "File"
         glob = str(PurePosixPath(spec.path).relative_to(OUTPUT_ROOT))
-        entry = {"type": typ if spec.required else f"{typ}?", "outputBinding": {"glob": glob}}
+        entry = {"type": _output_type(spec), "outputBinding": {"glob": glob}}
     if spec.format in EDAM and spec.kind != "directory":
         entry["format"] = EDAM[spec.format]
     if spec.description:
@@ -189,6 +193,7 @@ def workflow(graph: TaskGraph, steps: Sequence[str] = ()) -> tuple[dict[str, Any
                     hint=f"add {by_id[dep].step} to --steps",
                 )
     external: dict[str, str] = {}
+    components = {tool_filename(s.component.name): s.component for s in graph.pipeline.steps.values()}
     wf_steps: dict[str, Any] = {}
     for t in tasks:
         component = graph.pipeline.steps[t.step].component
@@ -197,11 +202,10 @@ def workflow(graph: TaskGraph, steps: Sequence[str] = ()) -> tuple[dict[str, Any
             step_in[name] = {"default": component.parameter(name).parse(text)}
         for tin in t.inputs:
             if tin.collect:
-                raise UsageError(
-                    f"step {t.step} collects every day's {tin.sources[0].output} into a directory, "
-                    "which this CWL export does not describe yet",
-                    hint="leave the step out with --steps",
-                )
+                gather = f"{_step_id(t)}_{_cwl_id(tin.name)}"
+                wf_steps[gather] = _gather_step(graph, tin, by_id)
+                step_in[tin.name] = f"{gather}/dir"
+                continue
             (src,) = tin.sources
             if src.path is not None:
                 key = _cwl_id(f"{tin.name}_{t.day}" if t.day else tin.name)
@@ -216,11 +220,12 @@ def workflow(graph: TaskGraph, steps: Sequence[str] = ()) -> tuple[dict[str, Any
             "out": [o.name for o in component.outputs],
         }
     outputs = {
-        f"{sid}_{out}": {"type": "File", "outputSource": f"{sid}/{out}"}
+        f"{sid}_{spec.name}": {"type": _output_type(spec), "outputSource": f"{sid}/{spec.name}"}
         for sid, step in wf_steps.items()
-        for out in step["out"]
+        if isinstance(step["run"], str)
+        for spec in components[step["run"]].outputs
     }
-    doc = {
+    doc: dict[str, Any] = {
         "cwlVersion": CWL_VERSION,
         "class": "Workflow",
         "id": graph.pipeline.name,
@@ -230,7 +235,43 @@ def workflow(graph: TaskGraph, steps: Sequence[str] = ()) -> tuple[dict[str, Any
         "steps": wf_steps,
         "outputs": outputs,
     }
+    if any(t.collect for task in tasks for t in task.inputs):
+        doc["requirements"] = {"MultipleInputFeatureRequirement": {}}
     return doc, external
+
+
+# A ``collect: all`` input: one folder holding every day's file as ``<stem>_<day><suffix>``, as the
+# local executor and the Batch launcher lay it out.
+GATHER = {
+    "class": "ExpressionTool",
+    "requirements": {"InlineJavascriptRequirement": {}},
+    "inputs": {"files": "File[]", "names": "string[]", "dirname": "string"},
+    "outputs": {"dir": "Directory"},
+    "expression": (
+        "${ var listing = []; for (var i = 0; i < inputs.files.length; i++) {"
+        ' var f = inputs.files[i]; listing.push({"class": "File", "location": f.location, "basename": inputs.names[i]}); }'
+        ' return {"dir": {"class": "Directory", "basename": inputs.dirname, "listing": listing}}; }'
+    ),
+}
+
+
+def _gather_step(graph: TaskGraph, tin: TaskInput, by_id: Mapping[str, Task]) -> dict[str, Any]:
+    sources, names = [], []
+    for src in tin.sources:
+        assert src.task is not None and src.output is not None
+        producer = by_id[src.task]
+        filename = PurePosixPath(graph.pipeline.steps[producer.step].component.output(src.output).filename)
+        sources.append(f"{_step_id(producer)}/{src.output}")
+        names.append(f"{filename.stem}_{src.day}{filename.suffix}")
+    return {
+        "run": GATHER,
+        "in": {
+            "files": {"source": sources, "linkMerge": "merge_flattened"},
+            "names": {"default": names},
+            "dirname": {"default": tin.name},
+        },
+        "out": ["dir"],
+    }
 
 
 def export_workflow(
@@ -242,7 +283,7 @@ def export_workflow(
     for key, text in sorted(external.items()):
         path = Path(text) if Path(text).is_absolute() else repo.root / text
         job[key] = {"class": "File", "path": os.path.relpath(path, out_dir.resolve())}
-    used = sorted({str(s["run"]).removesuffix(".cwl") for s in doc["steps"].values()})
+    used = sorted({s["run"].removesuffix(".cwl") for s in doc["steps"].values() if isinstance(s["run"], str)})
     name = f"{graph.pipeline.name}.cwl"
     return [
         *export_tools(repo, used),
