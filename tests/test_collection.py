@@ -7,6 +7,7 @@ data — inputs and expected outputs — and must never be collected, whatever f
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path, PurePosixPath
@@ -87,6 +88,9 @@ def test_a_test_file_in_a_golden_case_folder_is_not_collected(tmp_path: Path) ->
         capture_output=True,
         text=True,
         timeout=120,
+        # the collection rules are pytest's own: third-party plugins (hypothesis, schemathesis, xdist)
+        # would only add ~2 s of imports to this run
+        env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
     )
     files = {line.split("::", 1)[0] for line in proc.stdout.splitlines() if "::" in line}
     assert files == {"components/demo/tests/test_demo.py", "tests/golden/test_repo_golden.py"}, proc.stdout
