@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from r2o import names
-from r2o.render.cloudformation import logical_id
+from r2o.names import logical_id
 
 # distribution/reference (the grammar docker uses): one path component of a repository name.
 DOCKER_PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$")

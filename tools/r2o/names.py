@@ -89,3 +89,8 @@ def hint(name: str) -> str:
     close = suggestion(name)
     prefix = f"e.g. '{close}': " if close else ""
     return f"{prefix}use {RULE} ({WHY})"
+
+
+def logical_id(name: str, suffix: str = "") -> str:
+    """``identity-matrix`` -> ``IdentityMatrix`` (+ suffix): CloudFormation ids are alphanumeric."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part) + suffix

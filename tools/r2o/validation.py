@@ -22,6 +22,7 @@ from r2o.dockerfile_lint import BASE_IMAGE_ARG, ERROR, Finding, LintContext, lin
 from r2o.errors import ManifestError, NotFoundError, Problem, did_you_mean
 from r2o.golden.cases import CASE_FILE, FromOutput, case_folders, load_case
 from r2o.manifest import Component
+from r2o.names import logical_id
 from r2o.repo import BASE_IMAGES, COMPONENTS, Repository
 
 
@@ -201,8 +202,6 @@ def _from_problems(repo: Repository, path: Path, refs: dict[str, FromOutput]) ->
 
 def _id_collisions(repo: Repository) -> list[Problem]:
     """Components and base images whose names give the same CloudFormation logical id."""
-    from r2o.render.cloudformation import logical_id
-
     loaded = repo.loaded
     by_id: dict[str, list[tuple[str, Path]]] = defaultdict(list)
     for name, comp in loaded.components.items():

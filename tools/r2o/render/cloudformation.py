@@ -35,7 +35,6 @@ template does; cfn-lint checks that every reference resolves.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +44,7 @@ import yaml
 from r2o.errors import UsageError
 from r2o.images.plan import ImageGraph
 from r2o.manifest import SECRETS_MANAGER_ARN, Component, secret_resource
+from r2o.names import logical_id
 from r2o.render import batch
 from r2o.render import codebuild as codebuild_spec
 from r2o.repo import Repository
@@ -82,11 +82,6 @@ _ECR_PUSH = [
     "ecr:PutImage",
     "ecr:UploadLayerPart",
 ]
-
-
-def logical_id(name: str, suffix: str = "") -> str:
-    """``identity-matrix`` -> ``IdentityMatrix`` (+ suffix): CloudFormation ids are alphanumeric."""
-    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part) + suffix
 
 
 def pascal(value: Any, key: str = "") -> Any:
