@@ -764,3 +764,39 @@ def test_cognito_tokens_of_another_pool_or_app_are_refused(moto_url: str) -> Non
     for token in sign_in(client, other_app, "alice").values():
         assert "audience" in str(refuse(authenticator, bearer(token)))
     assert moto_oidc(moto_url, other_pool, other_pool_app).authenticate(bearer(from_other_pool["id"])).admin
+
+
+# --- verified tokens are remembered until they expire ----------------------------------------------
+
+
+def test_a_verified_token_is_not_verified_again(
+    oidc_issuer: FakeIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    authenticator = oidc(oidc_issuer)
+    token = oidc_issuer.token(groups=["admins"])
+    first = authenticator.authenticate(bearer(token))
+
+    def no_more(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("verified again")
+
+    monkeypatch.setattr(auth_module.jwt, "decode", no_more)
+    assert authenticator.authenticate(bearer(token)) == first
+    with pytest.raises(AssertionError, match="verified again"):  # another token is checked in full
+        authenticator.authenticate(bearer(oidc_issuer.token(sub="sub-bob")))
+
+
+def test_a_remembered_token_still_expires(oidc_issuer: FakeIssuer) -> None:
+    authenticator = oidc(oidc_issuer, leeway_s=0)
+    token = oidc_issuer.token(exp=int(time.time()) + 2)
+    assert authenticator.authenticate(bearer(token)).user == "sub-alice"
+    time.sleep(max(0.0, int(time.time()) + 2 - time.time()) + 1.1)
+    assert "expired" in str(refuse(authenticator, bearer(token)))
+
+
+def test_the_remembered_tokens_are_bounded(oidc_issuer: FakeIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth_module, "VERIFIED_CACHE_SIZE", 3)
+    authenticator = oidc(oidc_issuer)
+    tokens = [oidc_issuer.token(sub=f"sub-{n}") for n in range(5)]
+    for token in tokens:
+        authenticator.authenticate(bearer(token))
+    assert list(authenticator._verified) == tokens[2:]  # the oldest went first

@@ -51,6 +51,8 @@ MIN_RSA_BITS = 2048
 #: A JWKS older than this is fetched again on the next request (Cognito rotates keys rarely; this
 #: bounds how long a key the issuer withdrew stays trusted here).
 JWKS_MAX_AGE_S = 3600.0
+#: Verified tokens remembered (each until its exp): a user's next requests skip the RSA check.
+VERIFIED_CACHE_SIZE = 4096
 
 _JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _SIGN_IN = "sign in again"
@@ -167,6 +169,10 @@ class OidcAuth:
             min_refresh_s=jwks_min_refresh_s,
             clock=clock,
         )
+        # Tokens verified already, until they expire: a signed token's claims cannot change, and the
+        # RSA check and claim parsing were most of a small request's CPU (benchmarks/service_load.py)
+        self._verified: dict[str, tuple[Identity, float]] = {}
+        self._verified_lock = threading.Lock()
 
     def preload(self) -> int:
         """Fetch the issuer's keys now (at startup, to report a wrong issuer early); the key count.
@@ -177,6 +183,18 @@ class OidcAuth:
 
     def authenticate(self, authorization: str | None) -> Identity:
         token = _bearer_token(authorization)
+        known = self._verified.get(token)
+        if known is not None and time.time() < known[1]:
+            return known[0]
+        identity, expires = self._verify(token)
+        with self._verified_lock:
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.pop(next(iter(self._verified)))  # the oldest entry
+            self._verified[token] = (identity, expires)
+        return identity
+
+    def _verify(self, token: str) -> tuple[Identity, float]:
+        """The token's identity and the time (epoch seconds) until which it stays valid."""
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -195,7 +213,7 @@ class OidcAuth:
                 f"the token was issued by another sign-in service (issuer); sign in to {self.issuer}"
             )
         claims = self._verified_claims(token, self._keys.key(kid))
-        return self._identity(claims)
+        return self._identity(claims), float(claims["exp"]) + self.leeway_s
 
     def _verified_claims(self, token: str, key: RSAPublicKey) -> dict[str, Any]:
         try:
