@@ -249,7 +249,8 @@ GATHER = {
     "outputs": {"dir": "Directory"},
     "expression": (
         "${ var listing = []; for (var i = 0; i < inputs.files.length; i++) {"
-        ' var f = inputs.files[i]; listing.push({"class": "File", "location": f.location, "basename": inputs.names[i]}); }'
+        " var f = inputs.files[i];"
+        ' listing.push({"class": "File", "location": f.location, "basename": inputs.names[i]}); }'
         ' return {"dir": {"class": "Directory", "basename": inputs.dirname, "listing": listing}}; }'
     ),
 }
