@@ -52,6 +52,7 @@ def test_one_tool_per_component(tools: dict[str, Path]) -> None:
     assert sorted(tools) == [f"{c}.cwl" for c in components]
 
 
+@pytest.mark.slow  # ten cwltool processes: about 20 s
 def test_cwltool_validates_and_cwl_utils_loads_every_file(
     tools: dict[str, Path], workflow: dict[str, Path]
 ) -> None:
