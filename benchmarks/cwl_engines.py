@@ -82,6 +82,7 @@ def main() -> int:
                     str(BIN / "toil-cwl-runner"),
                     "--batchSystem",
                     "single_machine",
+                    "--no-prepull",  # the images are local; a pull would ask a registry
                     "--jobStore",
                     str(tmp / "jobstore"),
                     "--workDir",
