@@ -9,8 +9,14 @@ from pathlib import Path
 
 import docker
 import pytest
+from hypothesis import settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# No per-example deadline: a first example that pays for a lazy import on a loaded CI machine is not a
+# failure (speed is measured by benchmarks/, never asserted by tests)
+settings.register_profile("r2o", deadline=None)
+settings.load_profile("r2o")
 
 #: Fixtures that start a local service: a test using one belongs to the integration tier.
 SERVICE_FIXTURES = frozenset({"moto_url"})
