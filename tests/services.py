@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
@@ -20,6 +21,48 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def answering(
+    command: list[str],
+    log: Path,
+    probe: str,
+    what: str,
+    *,
+    timeout: float = 60,
+    cwd: Path | None = None,
+    stop: int = signal.SIGINT,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``command`` in a process of its own (output to ``log``), yielded once ``probe`` (a URL) answers
+    200; stopped with ``stop`` (killed if it has not ended 30 s later). A process that exits or does not
+    answer within ``timeout`` fails the test with the end of its log."""
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, cwd=cwd)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"{what} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(probe, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"{what} did not answer {probe} within {timeout:.0f} s:\n{log.read_text()[-3000:]}"
+                )
+            time.sleep(0.1)
+        yield proc
+    finally:
+        proc.send_signal(stop)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _wait_until_up(address: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:

@@ -9,12 +9,7 @@ alice and bob, authenticate with ``Authorization: Bearer <name>``.
 from __future__ import annotations
 
 import shutil
-import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +28,7 @@ from r2o.service.auth import AuthError, Identity
 from r2o.service.core import Service
 from r2o.service.server import Options, build
 from tests.conftest import REPO_ROOT, git
-from tests.services import free_port
+from tests.services import answering, free_port
 
 SPECS = REPO_ROOT.parent / "shared" / "specs"  # read in place, never copied into the project
 WES_SPEC = SPECS / "ga4gh-wes-1.1.0.openapi.yaml"
@@ -158,31 +153,9 @@ def facade_server(facade_repo: Path, tmp_path: Path) -> Iterator[str]:
         "--workers",
         "2",
     ]
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"r2o serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"r2o serve did not answer on {url} within 60 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+    with answering(command, log, f"{url}/healthz", "r2o serve"):
         yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # --- clients made from the official specs ------------------------------------------------------------------

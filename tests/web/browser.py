@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
@@ -21,10 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import REPO_ROOT, make_git_repo
-from tests.services import free_port
+from tests.services import answering, free_port
 
 ARTIFACTS = REPO_ROOT / ".r2o" / "artifacts" / "web"
 CHROMIUM = Path(os.environ.get("R2O_CHROMIUM", "/usr/bin/chromium"))
@@ -74,31 +71,9 @@ def serve(repo: Path, log: Path, *args: str) -> Iterator[Server]:
     """`r2o serve` in a process of its own on a free loopback port; stopped with SIGINT."""
     port = free_port()
     command = [str(R2O), "--repo", str(repo), "serve", "--port", str(port), *args]
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"r2o serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"r2o serve did not answer on {url} within 60 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+    with answering(command, log, f"{url}/healthz", "r2o serve"):
         yield Server(url, log)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @contextmanager
@@ -106,31 +81,11 @@ def oidc_provider(users: Iterable[str], log: Path, token_seconds: int = 3600) ->
     """An OpenID provider on a loopback port (tests/web/oidc_provider.py, a process of its own);
     yields its issuer URL once it answers."""
     port = free_port()
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.web.oidc_provider", str(port), str(token_seconds), *users],
-            cwd=REPO_ROOT,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+    command = [sys.executable, "-m", "tests.web.oidc_provider", str(port), str(token_seconds), *users]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the OIDC provider exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/.well-known/openid-configuration", timeout=2):
-                    break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the OIDC provider did not answer within 30 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
+    probe = f"{url}/.well-known/openid-configuration"
+    with answering(command, log, probe, "the OIDC provider", timeout=30, cwd=REPO_ROOT, stop=signal.SIGTERM):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def wait_ready(page: Any) -> None:
