@@ -59,6 +59,18 @@ def split_in_process(out: Path) -> tuple[float, float]:
     return t1 - t0, time.perf_counter() - t1
 
 
+def grid_shape(path: Path) -> str:
+    """The written file's grid, as WRF names its dimensions (never a figure typed into this script)."""
+    import netCDF4
+
+    with netCDF4.Dataset(path) as ds:
+        size = {name: len(dim) for name, dim in ds.dimensions.items()}
+    return (
+        f"{size['west_east']} x {size['south_north']} x {size['bottom_top']} levels, "
+        f"{size['Time']} hourly steps"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
@@ -72,7 +84,8 @@ def main() -> int:
             walls.append(wall)
         science, write = split_in_process(out)
         size_mb = out.stat().st_size / 1e6
-    print(f"wrf one day (48 x 48 x 8, 24 hourly steps), {args.repeat} native runs")
+        shape = grid_shape(out)
+    print(f"wrf one day ({shape}), {args.repeat} native runs")
     print(f"  wall time   : min {min(walls):.2f} s, median {statistics.median(walls):.2f} s (incl. imports)")
     print(f"  in process  : downscale_day {science:.2f} s, write wrfout {write:.2f} s")
     print(f"  peak RSS    : {rss:.0f} MiB")
