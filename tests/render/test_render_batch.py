@@ -280,7 +280,7 @@ def test_cli_writes_one_file_per_component(repo_copy: Path, tmp_path: Path) -> N
     ("args", "code", "needles"),
     [
         ([], 2, ["no image registry given", "--registry"]),
-        (["--registry", REGISTRY], 2, ["exactly one of --efs-file-system-id or --data-host-path"]),
+        (["--registry", REGISTRY], 2, ["exactly one of --efs-file-system-id", "or --data-s3-bucket"]),
         (["--registry", "https://x", "--efs-file-system-id", FS], 2, ["has a scheme (https://)"]),
         (
             ["--registry", REGISTRY, "--efs-file-system-id", FS, "--platform", "FARGATE"],

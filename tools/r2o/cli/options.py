@@ -12,7 +12,7 @@ import click
 
 from r2o import git
 from r2o.cli.context import REGISTRY
-from r2o.errors import UsageError
+from r2o.errors import UsageError, did_you_mean
 from r2o.render import batch
 from r2o.repo import Repository
 from r2o.run.plan import parse_assignments
@@ -32,7 +32,9 @@ class BatchArgs:
     efs_file_system_id: str | None
     efs_access_point_id: str | None
     data_host_path: str | None
+    data_s3_bucket: str | None
     job_role_arn: str | None
+    component_job_roles: tuple[str, ...]
     execution_role_arn: str | None
     log_group: str
     platform: str | None
@@ -83,6 +85,23 @@ def batch_options(func: F) -> F:
                 "Instead of EFS: a host directory whose input/ and output/ are mounted at /data/input "
                 "(read-only) and /data/output (EC2 hosts that mount it at boot)."
             ),
+        ),
+        click.option(
+            "--data-s3-bucket",
+            envvar="R2O_DATA_S3_BUCKET",
+            default=None,
+            metavar="BUCKET",
+            help=(
+                "Instead of EFS: S3 data mode. Each job stages its inputs from BUCKET into scratch "
+                "/data/input and uploads its outputs after success (r2o-stage; env R2O_DATA_S3_BUCKET)."
+            ),
+        ),
+        click.option(
+            "--component-job-role",
+            "component_job_roles",
+            multiple=True,
+            metavar="COMPONENT=ARN",
+            help="The job role of one component (repeatable; S3 data mode: its prefixes only).",
         ),
         click.option(
             "--job-role-arn",
@@ -143,14 +162,23 @@ def make_options(repo: Repository, args: BatchArgs) -> batch.BatchOptions:
         raise UsageError(
             f"--registry '{registry}' must be a registry address without a scheme (HOST[:PORT][/PATH])"
         )
+    roles = parse_assignments(args.component_job_roles, "--component-job-role")
+    for component in roles:
+        if component not in repo.components:
+            raise UsageError(
+                f"--component-job-role {component}=...: no component named {component!r}",
+                hint=did_you_mean(component, repo.components) or "name a folder of components/",
+            )
     return batch.BatchOptions(
         registry=registry,
         data=batch.DataVolume(
             efs_file_system_id=args.efs_file_system_id,
             efs_access_point_id=args.efs_access_point_id,
             host_path=args.data_host_path,
+            s3_bucket=args.data_s3_bucket,
         ),
         job_role_arn=args.job_role_arn,
+        component_job_roles=roles,
         execution_role_arn=args.execution_role_arn,
         log_group=args.log_group,
         name_prefix=args.name_prefix,

@@ -139,8 +139,8 @@ def render_command(
         print_json(plan.as_dict(queue))
         return 0
     out.print(
-        f"{len(plan.definitions)} job definitions, {len(plan.jobs)} SubmitJob calls; lake: "
-        f"/data/lake/{plan.lake_run}",
+        f"{len(plan.definitions)} job definitions, {len(plan.jobs)} SubmitJob calls; "
+        f"{'data' if plan.bucket else 'lake'}: {plan.where}",
         markup=False,
     )
     for job in plan.jobs:
@@ -189,5 +189,5 @@ def submit_command(
     else:
         for job in submission.jobs:
             out.print(f"{job['jobName']:<28} {job['jobId']} (size {job['size']})", markup=False)
-    err.print(f"r2o: outputs will land in /data/lake/{plan.lake_run}/<step>/<day>/", markup=False)
+    err.print(f"r2o: outputs will land in {plan.where}/<step>/<day>/", markup=False)
     return 0

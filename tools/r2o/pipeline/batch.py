@@ -25,6 +25,12 @@ Design (pure data; ``submit`` is the only function that calls AWS):
   run of the task would have (its parameters typed as ``r2o run`` types them).
 - Lake layout: ``pipelines/<name>/<start>+<days>d/<step>/<day>/<file>``, the local run directory's
   layout; pipeline inputs are read at their (repository-relative) path under the lake.
+- S3 data mode (``DataVolume.s3_bucket``): no lake. The job definition keeps the component's
+  scratch /data/input and /data/output (``r2o.render.batch``) and the command is
+  ``r2o-stage SPEC -- ARGV``: the same inputs, day rule and output folder as the launcher's specs,
+  as one JSON object whose keys are S3 keys under the run's prefix (``runs/<run>``): a task's
+  outputs at ``<prefix>/<task id>/<path under /data/output>``, pipeline inputs at
+  ``<prefix>/inputs/<input name>/<file name>`` (:func:`s3_inputs`, the service's run layout).
 """
 
 from __future__ import annotations
@@ -33,19 +39,21 @@ import copy
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from r2o.errors import UsageError
 from r2o.images.plan import ImageGraph
-from r2o.manifest import Component, Parameter
+from r2o.manifest import OUTPUT_ROOT, Component, Parameter
 from r2o.pipeline import launcher, spec
 from r2o.pipeline.launcher import LAUNCHER as LAUNCHER  # re-exported: tests and docs name batch.LAUNCHER
 from r2o.pipeline.launcher import day_of as day_of
 from r2o.pipeline.plan import DAY, PREVIOUS_DAY, Source, Task, TaskGraph, make_graph, step_template
+from r2o.pipeline.spec import Pipeline
 from r2o.render.batch import (
     DATA_VOLUMES,
+    STAGER,
     TAG_DEFINITION_HASH,
     BatchOptions,
     JobDefinition,
@@ -112,7 +120,13 @@ class BatchPlan:
     graph: TaskGraph
     definitions: tuple[JobDefinition, ...]
     jobs: tuple[ArrayJob, ...]
-    lake_run: str
+    lake_run: str  # the run's folder in the lake, or its key prefix in S3 data mode
+    bucket: str | None = None  # S3 data mode
+
+    @property
+    def where(self) -> str:
+        """Where the run's outputs land."""
+        return f"s3://{self.bucket}/{self.lake_run}" if self.bucket else f"{LAKE}/{self.lake_run}"
 
     def submit_calls(self, queue: str) -> list[dict[str, Any]]:
         return [job.to_api(queue) for job in self.jobs]
@@ -136,6 +150,10 @@ def definition_for(component: Component, image: str, options: BatchOptions, pipe
     payload["jobDefinitionName"] = name
     container = payload["containerProperties"]
     data = options.data
+    if data.s3_bucket is not None:  # S3 data mode: the component's scratch volumes, no lake
+        payload["tags"][TAG_PIPELINE] = pipeline
+        payload["tags"][TAG_DEFINITION_HASH] = payload_hash(payload)
+        return JobDefinition(component.name, base.manifest_path, payload)
     if data.host_path is not None:
         lake: dict[str, Any] = {"name": LAKE_VOLUME, "host": {"sourcePath": data.host_path}}
     else:
@@ -181,10 +199,18 @@ class _Group:
     per_day: bool
 
 
-def make_plan(graph: TaskGraph, images: Mapping[str, str], options: BatchOptions) -> BatchPlan:
-    """``images``: component name -> image reference in the registry."""
+def make_plan(
+    graph: TaskGraph, images: Mapping[str, str], options: BatchOptions, run_prefix: str | None = None
+) -> BatchPlan:
+    """``images``: component name -> image reference in the registry. ``run_prefix``: the run's folder
+    (S3 data mode: its key prefix, default ``runs/<pipeline>-<start>+<days>d``; the lake: its folder
+    under /data/lake, default ``pipelines/<pipeline>/<start>+<days>d``)."""
     pipeline = graph.pipeline
-    lake_run = f"pipelines/{pipeline.name}/{graph.run_name}"
+    s3 = options.data.s3_bucket
+    default = (
+        f"runs/{pipeline.name}-{graph.run_name}" if s3 else f"pipelines/{pipeline.name}/{graph.run_name}"
+    )
+    lake_run = (run_prefix or default).strip("/")
     definitions: dict[str, JobDefinition] = {}
     for step in pipeline.steps.values():
         comp = step.component
@@ -198,7 +224,7 @@ def make_plan(graph: TaskGraph, images: Mapping[str, str], options: BatchOptions
     groups = _groups(graph)
     where = {task.id: (g, i) for g, group in enumerate(groups) for i, task in enumerate(group.tasks)}
     templates = {s.name: step_template(graph, s) for s in pipeline.steps.values() if s.per_day}
-    lake = _Lake(graph)
+    lake = _Lake(graph, s3=s3 is not None)
     jobs: list[ArrayJob] = []
     for g, group in enumerate(groups):
         depends, sequential = _dependencies(graph, groups, g, where)
@@ -211,13 +237,13 @@ def make_plan(graph: TaskGraph, images: Mapping[str, str], options: BatchOptions
                 definition=definitions[component.name].name,
                 first_day=group.tasks[0].day or graph.start.isoformat(),
                 size=len(group.tasks),
-                command=_command(graph, group, template, lake_run, lake, where),
+                command=_command(graph, group, template, lake_run, lake, where, options),
                 depends_on=depends,
                 sequential=sequential,
                 tags={TAG_PIPELINE: pipeline.name, "r2o:step": group.step, "r2o:component": component.name},
             )
         )
-    return BatchPlan(graph, tuple(definitions.values()), tuple(jobs), lake_run)
+    return BatchPlan(graph, tuple(definitions.values()), tuple(jobs), lake_run, s3)
 
 
 def _groups(graph: TaskGraph) -> list[_Group]:
@@ -273,21 +299,50 @@ def _dependencies(
 
 
 class _Lake:
-    """Where a source lives in the lake: a pipeline file at its path, a task's output in its folder."""
+    """Where a source lives in the lake: a pipeline file at its path, a task's output in its folder.
+    In S3 data mode the same as keys under the run's prefix (``@RUN@``): a task's output at its path
+    under /data/output (where r2o-stage uploads it), a pipeline file at its relative path."""
 
-    def __init__(self, graph: TaskGraph) -> None:
+    def __init__(self, graph: TaskGraph, *, s3: bool = False) -> None:
+        self.s3 = s3
         self.filenames = {
-            (step.name, out.name): out.filename
+            (step.name, out.name): _output_file(out.path, out.filename) if s3 else out.filename
             for step in graph.pipeline.steps.values()
             for out in step.component.outputs
         }
+        self.run = launcher.RUN if s3 else f"{LAKE}/{launcher.RUN}"
 
     def path(self, source: Source) -> str:
         if source.path is not None:
-            return f"{LAKE}/{source.path.lstrip('/')}"
+            if not self.s3:
+                return f"{LAKE}/{source.path.lstrip('/')}"
+            rel = PurePosixPath(source.path)
+            if rel.is_absolute() or ".." in rel.parts:
+                raise UsageError(
+                    f"pipeline input {source.path}: in S3 data mode a pipeline input is a path relative "
+                    "to the run's prefix (inputs/<input>/<file>)"
+                )
+            return f"{launcher.RUN}/{rel}"
         assert source.task is not None and source.output is not None
         filename = self.filenames[(source.task.split("/", 1)[0], source.output)]
-        return f"{LAKE}/{launcher.RUN}/{source.task}/{filename}"
+        return f"{self.run}/{source.task}/{filename}"
+
+
+def _output_file(path: str, filename: str) -> str:
+    """An output's path under /data/output (its key under the task's folder), stdout.txt for stdout."""
+    if path == "stdout":
+        return filename
+    return PurePosixPath(path).relative_to(OUTPUT_ROOT).as_posix()
+
+
+def s3_inputs(pipeline: Pipeline) -> Pipeline:
+    """``pipeline`` with its inputs read at ``inputs/<input name>/<file name>`` under the run's prefix
+    (S3 data mode; the service's run folder has the same layout)."""
+    inputs = {
+        name: replace(pin, path=f"inputs/{name}/{PurePosixPath(pin.path).name}")
+        for name, pin in pipeline.inputs.items()
+    }
+    return replace(pipeline, inputs=inputs)
 
 
 def _command(
@@ -297,23 +352,37 @@ def _command(
     lake_run: str,
     lake: _Lake,
     where: Mapping[str, tuple[int, int]],
+    options: BatchOptions,
 ) -> tuple[str, ...]:
     """The launcher command of ``group`` (whose tasks are ``template`` on their days), checked to give
-    each child exactly its task."""
+    each child exactly its task; in S3 data mode the same as r2o-stage's command."""
     comp = graph.pipeline.steps[group.step].component
     # an input some children lack (day: previous, on the first day) is copied only where it exists
     everywhere = {tin.name for tin in template.inputs}
     for task in group.tasks:
         everywhere &= {tin.name for tin in task.inputs}
     specs: list[str] = []
+    staged: list[dict[str, Any]] = []
     for tin in template.inputs:
         spec = comp.input(tin.name)
         if tin.collect:
-            specs += ["all", spec.path, *_collected(lake, tin.sources, graph.dates)]
+            template_path, count, first = _collected(lake, tin.sources, graph.dates)
+            specs += ["all", spec.path, template_path, count, first]
+            staged.append(
+                {
+                    "kind": "all",
+                    "name": tin.name,
+                    "dest": spec.path,
+                    "key": template_path,
+                    "count": int(count),
+                    "first": first,
+                }
+            )
             continue
         kind = "in" if spec.required and tin.name in everywhere else "opt"
         specs += [kind, spec.path, lake.path(tin.sources[0])]
-    out = f"{LAKE}/{launcher.RUN}/{template.id}"
+        staged.append({"kind": kind, "name": tin.name, "dest": spec.path, "key": lake.path(tin.sources[0])})
+    out = f"{lake.run}/{template.id}"
     specs += ["out", out]
     if any(o.is_stdout for o in comp.outputs):
         specs.append("stdout")
@@ -322,7 +391,25 @@ def _command(
     values = comp.resolve_parameters(typed)
     argv = comp.command_with(values)
     _check_children(comp, group, template, values, out, lake, where)
-    return launcher.command(group.tasks[0].day or graph.start.isoformat(), lake_run, tuple(specs), argv)
+    first_day = group.tasks[0].day or graph.start.isoformat()
+    if options.data.s3_bucket is None:
+        return launcher.command(first_day, lake_run, tuple(specs), argv)
+    stage = {
+        "bucket": options.data.s3_bucket,
+        "run": lake_run,
+        "task": template.id,
+        "first_day": group.tasks[0].day,
+        "inputs": staged,
+        "outputs": [{"name": o.name, "path": o.path} for o in comp.outputs],
+        "storage_mib": comp.resources.storage_mib,
+        "provenance": {
+            "pipeline": graph.pipeline.name,
+            "component": comp.name,
+            "version": comp.version,
+            "parameters": {k: Parameter.format(v) for k, v in values.items()},
+        },
+    }
+    return (STAGER, json.dumps(stage, sort_keys=True, separators=(",", ":")), "--", *argv)
 
 
 def _check_children(
@@ -341,7 +428,7 @@ def _check_children(
     constant = [(k, v) for k, v in template.parameters.items() if DAY not in v]
     names = {tin.name for tin in template.inputs}
     inputs = [(tin, lake.path(tin.sources[0]) if not tin.collect else "") for tin in template.inputs]
-    folder = f"{LAKE}/{launcher.RUN}/"
+    folder = f"{lake.run}/"
     prev = _previous(group.tasks[0].day) if group.per_day else ""
     for task in group.tasks:
         day = task.day or ""
@@ -385,7 +472,7 @@ def _previous(day: str | None) -> str:
     return (dt.date.fromisoformat(day) - dt.timedelta(days=1)).isoformat()
 
 
-def _collected(lake: _Lake, sources: Sequence[Source], dates: Sequence[str]) -> list[str]:
+def _collected(lake: _Lake, sources: Sequence[Source], dates: Sequence[str]) -> tuple[str, str, str]:
     """``TEMPLATE COUNT FIRST`` of an ``all`` spec: a step's output on every day of the run."""
     first = sources[0]
     assert first.task is not None and first.output is not None
@@ -393,7 +480,7 @@ def _collected(lake: _Lake, sources: Sequence[Source], dates: Sequence[str]) -> 
     if list(sources) != [Source(task=f"{step}/{d}", output=first.output, day=d) for d in dates]:
         raise AssertionError(f"a collected input is not {step}'s {first.output} on every day of the run")
     template = lake.path(Source(task=f"{step}/{launcher.COLLECTED_DAY}", output=first.output))
-    return [template, str(len(dates)), dates[0]]
+    return template, str(len(dates)), dates[0]
 
 
 def validate_submit_calls(calls: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -441,7 +528,10 @@ def plan_pipeline(repo: Repository, name: str, start: dt.date, days: int, option
     with botocore's model."""
     from r2o.aws.validate import check  # botocore's model: loaded only by the commands that send or show
 
-    graph = make_graph(spec.load(repo, name), start, days)
+    pipeline = spec.load(repo, name)
+    if options.data.s3_bucket is not None:
+        pipeline = s3_inputs(pipeline)
+    graph = make_graph(pipeline, start, days)
     image_graph = ImageGraph.from_repo(repo)
     images = {
         s.component.name: image_graph.ref(s.component.name, options.registry)

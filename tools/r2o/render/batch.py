@@ -11,6 +11,14 @@ change its own inputs. A single EFS access point given with ``--efs-access-point
 directory; then the data root is one volume at /data (read-only when nothing is written), as
 the layout cannot be split.
 
+S3 data mode (``--data-s3-bucket``): no shared file system. /data/input and /data/output are
+task-local scratch volumes (Batch assigns their host path, on EC2 and Fargate alike), and the
+container runs ``r2o-stage`` (in every image, from python-sci) as root: it downloads the job's
+declared inputs from the bucket into /data/input, runs the component as uid 1000 and uploads its
+outputs after success (see ``base-images/python-sci/r2o-stage``). The stager's command is set per
+job (``r2o.pipeline.batch``); each component's job role (``--component-job-role``) may read only its
+inputs' prefixes and write only its own step's.
+
 Storage (``resources.storage_mib``): on Fargate a value above the 20 GiB default becomes
 ``ephemeralStorage`` (whole GiB, 21-200): the task's local disk, which holds /tmp's scratch volume
 and anything staged locally; an EFS data root is not part of it and has no per-job cap. AWS Batch
@@ -53,6 +61,9 @@ DATA_VOLUME = "data"  # the whole data root at /data (a single access point)
 INPUT_VOLUME = "input"  # <root>/input at /data/input, read-only
 OUTPUT_VOLUME = "output"  # <root>/output at /data/output
 DATA_VOLUMES = (DATA_VOLUME, INPUT_VOLUME, OUTPUT_VOLUME)
+STAGER = "r2o-stage"  # /usr/local/bin/r2o-stage of the python-sci image
+# S3 data mode: r2o-stage starts as root to own the inputs and drops to CONTAINER_USER itself.
+STAGER_USER = "0:0"
 TMP_VOLUME = "tmp"
 DEFAULT_NAME_PREFIX = names.DEFINITION_PREFIX
 DEFAULT_LOG_GROUP = "/aws/batch/job"
@@ -78,17 +89,22 @@ FARGATE_STORAGE_GIB = (21, 200)
 
 @dataclass(frozen=True)
 class DataVolume:
-    """Where /data comes from: an EFS file system (Batch), or a host directory (EC2 hosts, tests)."""
+    """Where /data comes from: an EFS file system (Batch), a host directory (EC2 hosts, tests), or an
+    S3 bucket the jobs stage through (S3 data mode)."""
 
     efs_file_system_id: str | None = None
     efs_access_point_id: str | None = None
     host_path: str | None = None
+    s3_bucket: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.efs_file_system_id is None) == (self.host_path is None):
+        given = [v for v in (self.efs_file_system_id, self.host_path, self.s3_bucket) if v is not None]
+        if len(given) != 1:
             raise UsageError(
-                "give the data root as exactly one of --efs-file-system-id or --data-host-path",
-                hint="on AWS Batch the data root is an EFS file system: --efs-file-system-id fs-...",
+                "give the data root as exactly one of --efs-file-system-id, --data-host-path or "
+                "--data-s3-bucket",
+                hint="on AWS Batch the data root is an EFS file system (--efs-file-system-id fs-...) "
+                "or an S3 bucket the jobs stage through (--data-s3-bucket BUCKET)",
             )
         if self.efs_access_point_id is not None and self.efs_file_system_id is None:
             raise UsageError("--efs-access-point-id needs --efs-file-system-id")
@@ -107,6 +123,10 @@ class BatchOptions:
     platform: str | None = None  # force EC2 or FARGATE; default: EC2 when the manifest allows it
     git_commit: str = "unknown"
     extra_tags: Mapping[str, str] = field(default_factory=dict)
+    component_job_roles: Mapping[str, str] = field(default_factory=dict)  # component -> job role ARN
+
+    def job_role_for(self, component: str) -> str | None:
+        return self.component_job_roles.get(component, self.job_role_arn)
 
 
 @dataclass(frozen=True)
@@ -177,6 +197,15 @@ def retry_strategy(component: Component) -> dict[str, Any]:
 def data_volumes(component: Component, data: DataVolume) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The data root's volumes and mount points: inputs read-only, outputs writable if written."""
     writes = writes_files(component)
+    if data.s3_bucket is not None:
+        # task-local scratch volumes (no host path: Batch assigns one); r2o-stage, root, fills the
+        # input volume and hands the component (uid 1000) read-only files
+        scratch: list[dict[str, Any]] = [{"name": INPUT_VOLUME}, {"name": OUTPUT_VOLUME}]
+        mounts = [
+            {"sourceVolume": INPUT_VOLUME, "containerPath": INPUT_ROOT.as_posix(), "readOnly": False},
+            {"sourceVolume": OUTPUT_VOLUME, "containerPath": OUTPUT_ROOT.as_posix(), "readOnly": False},
+        ]
+        return scratch, mounts
     if data.efs_access_point_id is not None:
         # The access point fixes one directory (rootDirectory must then be "/", so it is left out):
         # the layout cannot be split, and /data is writable as a whole when outputs are written.
@@ -264,7 +293,7 @@ def render_component(component: Component, image: str, options: BatchOptions) ->
         "volumes": volumes,
         "mountPoints": mount_points,
         "readonlyRootFilesystem": True,
-        "user": CONTAINER_USER,
+        "user": STAGER_USER if options.data.s3_bucket is not None else CONTAINER_USER,
         "linuxParameters": linux,
         "logConfiguration": {
             "logDriver": "awslogs",
@@ -273,8 +302,9 @@ def render_component(component: Component, image: str, options: BatchOptions) ->
     }
     if component.secrets:
         container["secrets"] = secrets_for(component)
-    if options.job_role_arn:
-        container["jobRoleArn"] = options.job_role_arn
+    role = options.job_role_for(component.name)
+    if role:
+        container["jobRoleArn"] = role
     if options.execution_role_arn:
         container["executionRoleArn"] = options.execution_role_arn
     if platform == FARGATE:
