@@ -320,8 +320,9 @@ def make_router(service: Service, identity: Any) -> APIRouter:
         task = next((t for t in service.tasks(found) if t.task_id == task_id), None)
         if task is None:
             raise NotFound(f"run {run_id} has no task {task_id}")
-        page = files.read_log(
-            files.log_path(service.run_dir(found), task.task_id),
+        page = service.executor.read_log(
+            found,
+            task,
             offset,
             limit,
             finished=task.state not in ("QUEUED", "RUNNING") or found.terminal,

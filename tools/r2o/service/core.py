@@ -18,6 +18,7 @@ from r2o.service import launch, states
 from r2o.service.auth import Identity
 from r2o.service.catalog import COMPONENT, Catalog
 from r2o.service.config import ServiceConfig
+from r2o.service.executor import Executor
 from r2o.service.store import Page, RunFilter, RunRecord, Store, TaskRecord, now
 from r2o.service.worker import Workers
 
@@ -82,13 +83,26 @@ def month_start(t: float) -> float:
 
 class Service:
     def __init__(
-        self, repo: Repository, store: Store, config: ServiceConfig, workers: Workers | None = None
+        self,
+        repo: Repository,
+        store: Store,
+        config: ServiceConfig,
+        *,
+        executor: Executor | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
+        """``executor`` defaults to the local workers; ``catalog`` to the repository's products (an
+        executor that needs the catalog is given the one passed here)."""
         self.repo = repo
         self.store = store
         self.config = config
-        self.catalog = Catalog(repo, max_days=config.max_days)
-        self.workers = workers or Workers(repo, store, self.catalog, config)
+        self.catalog = catalog or Catalog(repo, max_days=config.max_days)
+        self.executor: Executor = executor or Workers(repo, store, self.catalog, config)
+
+    @property
+    def workers(self) -> Executor:
+        """The executor (its name from when it was always the local workers)."""
+        return self.executor
 
     # --- quotas ----------------------------------------------------------------------------------
 
@@ -168,7 +182,7 @@ class Service:
             for t in found.graph.tasks
         ]
         self.store.create_run(record, tasks)  # committed before anyone is told the run exists
-        self.workers.wake()
+        self.executor.wake()
         return record
 
     def relaunch(self, run_id: str, edits: Mapping[str, Any], who: Identity) -> RunRecord:
@@ -209,7 +223,7 @@ class Service:
         return self.store.tasks(run.id)
 
     def run_dir(self, run: RunRecord) -> Path:
-        return self.workers.run_dir(run.id)
+        return self.config.runs_dir / run.id
 
     # --- canceling -------------------------------------------------------------------------------
 
@@ -218,7 +232,7 @@ class Service:
         if run.terminal:
             raise Conflict(f"run {run_id} has already ended ({run.state})")
         updated = self.store.request_cancel(run_id)
-        self.workers.cancel(run_id)
+        self.executor.cancel(run_id)
         assert updated is not None
         return updated
 

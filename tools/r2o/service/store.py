@@ -81,6 +81,7 @@ class TaskRecord:
     seconds: float | None = None
     exit_code: int | None = None
     cache_hit: str | None = None
+    job_id: str | None = None  # the Batch job running it (an array child's: "<parent id>:<index>")
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class Store(Protocol):
     def renew(self, run_id: str, owner: str, lease_s: float) -> bool: ...
     def tasks(self, run_id: str) -> list[TaskRecord]: ...
     def update_task(self, run_id: str, task_id: str, **changes: Any) -> None: ...
+    def task_by_job(self, job_id: str) -> TaskRecord | None: ...
     def active_runs(self, user: str) -> int: ...
     def state_counts(self) -> dict[str, int]: ...
     def vcpu_hours_since(self, user: str, since: float) -> float: ...
@@ -152,7 +154,7 @@ CREATE INDEX IF NOT EXISTS runs_by_user_state ON runs (user, state);  -- active_
 CREATE TABLE IF NOT EXISTS tasks (
     run_id TEXT NOT NULL, task_id TEXT NOT NULL, step TEXT NOT NULL, component TEXT NOT NULL, day TEXT,
     vcpus REAL NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, started REAL, finished REAL,
-    seconds REAL, exit_code INTEGER, cache_hit TEXT, PRIMARY KEY (run_id, task_id)
+    seconds REAL, exit_code INTEGER, cache_hit TEXT, job_id TEXT, PRIMARY KEY (run_id, task_id)
 );
 -- mean_task_seconds (every launch's estimate) reads the index alone
 CREATE INDEX IF NOT EXISTS tasks_by_component ON tasks (component, state, cache_hit, seconds);
@@ -188,6 +190,15 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=FULL")  # a committed run survives even a power cut
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a database file an older r2o made up to this schema (columns added since)."""
+        with self._tx() as db:
+            columns = {r["name"] for r in db.execute("PRAGMA table_info(tasks)")}
+            if "job_id" not in columns:
+                db.execute("ALTER TABLE tasks ADD COLUMN job_id TEXT")
+            db.execute("CREATE INDEX IF NOT EXISTS tasks_by_job ON tasks (job_id) WHERE job_id IS NOT NULL")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -370,6 +381,11 @@ class SqliteStore:
                 "WHERE run_id = ? AND task_id = ? AND state IN (?, ?)",
                 [*changes.values(), run_id, task_id, states.QUEUED, states.RUNNING],
             )
+
+    def task_by_job(self, job_id: str) -> TaskRecord | None:
+        """The task whose Batch job is ``job_id`` (a state-change event names only the job)."""
+        rows = self._query("SELECT * FROM tasks WHERE job_id = ? LIMIT 1", (job_id,))
+        return TaskRecord(**{c: rows[0][c] for c in _TASK_COLUMNS}) if rows else None
 
     def mean_task_seconds(self, component: str) -> float | None:
         """How long ``component``'s tasks took on average (those that ran, not cache hits)."""

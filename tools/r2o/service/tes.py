@@ -703,7 +703,6 @@ def _logs(
     if run.started is None and not run.terminal:
         return []  # not started: no attempt to log yet
     record: TaskRecord | None = next(iter(service.tasks(run)), None)
-    run_dir = service.run_dir(run)
     log_url = api_url(request, f"{API}/runs/{run.id}/tasks/{step}/logs")
     entry: dict[str, Any] = {
         "logs": [],
@@ -728,7 +727,7 @@ def _logs(
             executor: dict[str, Any] = {"start_time": timestamp(record.started), "exit_code": code}
             executor["end_time"] = timestamp(record.finished)
             if full:
-                page = files.read_log(files.log_path(run_dir, record.task_id), 0, LOG_TEXT_MAX, finished=True)
+                page = service.executor.read_log(run, record, 0, LOG_TEXT_MAX, finished=True)
                 more = page.size - page.next_offset
                 executor["stdout"] = page.text + (
                     f"\n[r2o: {more} more bytes: {log_url}?offset={page.next_offset}]\n" if more > 0 else ""

@@ -34,10 +34,10 @@ from r2o.pipeline import local
 from r2o.pipeline.plan import TaskGraph
 from r2o.repo import Repository
 from r2o.run.backend import Backend
-from r2o.service import launch, states
+from r2o.service import files, launch, states
 from r2o.service.catalog import COMPONENT, Catalog
 from r2o.service.config import ServiceConfig
-from r2o.service.store import RunRecord, Store
+from r2o.service.store import RunRecord, Store, TaskRecord
 
 log = logging.getLogger("r2o.service")
 
@@ -59,7 +59,8 @@ class _Active:
 
 
 class Workers:
-    """Runs the store's queued runs, at most ``config.workers`` at a time, in this process."""
+    """Runs the store's queued runs, at most ``config.workers`` at a time, in this process (the local
+    :class:`r2o.service.executor.Executor`)."""
 
     def __init__(
         self,
@@ -161,6 +162,13 @@ class Workers:
 
     def run_dir(self, run_id: str) -> Path:
         return self.config.runs_dir / run_id
+
+    def read_log(
+        self, run: RunRecord, task: TaskRecord, offset: int, limit: int, *, finished: bool
+    ) -> files.LogPage:
+        return files.read_log(
+            files.log_path(self.run_dir(run.id), task.task_id), offset, limit, finished=finished
+        )
 
     def _execute(self, run: RunRecord) -> None:
         try:
