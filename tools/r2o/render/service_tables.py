@@ -4,12 +4,14 @@
 the service's DynamoDB store (:mod:`r2o.service.aws.dynamo`) reads and writes exactly these
 attributes and indexes (its tests create the tables from :func:`create_table_request`).
 
-- runs: hash key ``id``. Indexes ``by_user`` (``user``, ``created``): a user's runs, newest first;
-  ``by_state`` (``state``, ``created``): the queued and active runs the executors claim, and a
-  state's runs for admins; ``by_time`` (``listing``, ``created``): every run, newest first (admins'
-  listing; ``listing`` is the same constant on every run); ``active_by_user`` (``active_user``,
-  ``created``): sparse, ``active_user`` is set only while a run is active (the concurrent-runs quota
-  counts one user's few active runs, not all their runs).
+- runs: hash key ``id``. Every index's range key is ``created_id``, the run's creation time and id in
+  one string that sorts as (created, id) does (:func:`order_key`), so pages are in the order the
+  SQLite store gives them, ties included. Indexes ``by_user`` (``user``): a user's runs, newest
+  first; ``by_state`` (``state``): the queued and active runs the executors claim, and a state's runs
+  for admins; ``by_time`` (``listing``): every run, newest first (admins' listing; ``listing`` is the
+  same constant on every run); ``active_by_user`` (``active_user``): sparse, ``active_user`` is set
+  only while a run is active (the concurrent-runs quota counts one user's few active runs, not all
+  their runs).
 - tasks: hash key ``run_id``, range key ``task_id``. Indexes ``by_job`` (``job_id``): sparse, the
   Batch job id a state-change event names; ``by_component`` (``component``, ``finished``): the
   durations a launch's estimate averages.
@@ -22,6 +24,7 @@ is made, ``R2O_RESULTS_EXPIRY_DAYS`` later.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +33,19 @@ NUMBER = "N"
 TTL_ATTRIBUTE = "expires_at"
 LISTING = "listing"  # the by_time index's partition attribute
 LISTING_VALUE = "all"  # its value on every run
+ORDER = "created_id"  # the runs indexes' range key: creation time and id, sortable as one string
 BILLING_MODE = "PAY_PER_REQUEST"
+
+
+def time_key(t: float) -> str:
+    """A time as 16 hex digits that sort as the times do (IEEE 754 bits: exact, no rounding)."""
+    bits = struct.unpack(">Q", struct.pack(">d", t))[0]
+    return f"{bits ^ (1 << 64) - 1 if t < 0 else bits | 1 << 63:016x}"
+
+
+def order_key(created: float, run_id: str) -> str:
+    """``created_id`` of a run: ordered by creation time, then by id."""
+    return f"{time_key(created)}#{run_id}"
 
 
 @dataclass(frozen=True)
@@ -64,10 +79,10 @@ RUNS = Table(
     logical_id="RunsTable",
     hash=Key("id", STRING),
     indexes=(
-        Index("by_user", Key("user", STRING), Key("created", NUMBER)),
-        Index("by_state", Key("state", STRING), Key("created", NUMBER)),
-        Index("by_time", Key(LISTING, STRING), Key("created", NUMBER)),
-        Index("active_by_user", Key("active_user", STRING), Key("created", NUMBER), projection="KEYS_ONLY"),
+        Index("by_user", Key("user", STRING), Key(ORDER, STRING)),
+        Index("by_state", Key("state", STRING), Key(ORDER, STRING)),
+        Index("by_time", Key(LISTING, STRING), Key(ORDER, STRING)),
+        Index("active_by_user", Key("active_user", STRING), Key(ORDER, STRING), projection="KEYS_ONLY"),
     ),
 )
 TASKS = Table(
