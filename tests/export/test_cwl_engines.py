@@ -6,6 +6,7 @@ compare: tolerances, read here from case.yaml) and from CONTRIBUTING's exit-code
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -127,40 +128,45 @@ def test_cwltool_runs_identity_matrix_to_the_seed_output(chain_images: None, tmp
     assert result["matrix"]["format"] == "http://edamontology.org/format_2330"
 
 
-def test_cwltool_provenance_makes_a_research_object(chain_images: None, tmp_path: Path) -> None:
-    # identity-matrix, not the chain: cwltool 3.3's --provenance fails on a workflow whose steps have
-    # float defaults ("Type is not JSON serializable: ScalarFloat") after the run itself succeeded.
-    ok(r2o("export", "cwl", "identity-matrix", "--out", str(tmp_path / "cwl"), cwd=REPO_ROOT))
-    ro = tmp_path / "ro"
-    proc = run(
-        [
-            str(BIN / "cwltool"), "--provenance", str(ro), "--outdir", str(tmp_path / "out"),
-            str(tmp_path / "cwl/identity-matrix.cwl"), "--size", "4",
-        ],
-        cwd=tmp_path,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    # A research object (BagIt, RO manifest, PROV of the run): https://w3id.org/cwl/prov
+def sha1(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+def assert_research_object(ro: Path, outputs: dict[str, Any]) -> None:
+    """The research object (BagIt bag, RO manifest, PROV; https://w3id.org/cwl/prov) holds every output
+    of the run: its checksum, computed here, is listed in the bag's and the RO's manifests, the copy
+    in the bag has it, and the workflow's recorded outputs name it."""
     assert (ro / "bagit.txt").is_file()
-    assert json.loads((ro / "metadata/manifest.json").read_text())["@context"]
     assert any((ro / "metadata/provenance").glob("primary.cwlprov.*"))
-    outputs = [p for p in (ro / "data").rglob("*") if p.is_file()]
-    assert EXPECTED_SIZE_4.read_bytes() in [p.read_bytes() for p in outputs]
+    bag = set((ro / "manifest-sha1.txt").read_text().splitlines())
+    aggregated = {a["uri"] for a in json.loads((ro / "metadata/manifest.json").read_text())["aggregates"]}
+    recorded = json.loads((ro / "workflow/primary-output.json").read_text())
+    assert sorted(recorded) == sorted(outputs)
+    for name, out in outputs.items():
+        digest = sha1(Path(out["path"]))
+        assert f"{digest}  data/{digest[:2]}/{digest}" in bag, name
+        assert f"urn:hash::sha1:{digest}" in aggregated, name
+        assert sha1(ro / "data" / digest[:2] / digest) == digest, name
+        assert recorded[name]["checksum"] == f"sha1${digest}", name
 
 
-def test_cwltool_runs_the_one_day_chain_to_the_golden_outputs(
+def test_cwltool_runs_the_one_day_chain_to_the_golden_outputs_with_provenance(
     chain: tuple[Path, Path], tmp_path: Path
 ) -> None:
     workflow, job = chain
+    ro = tmp_path / "ro"
     proc = run(
         [
-            str(BIN / "cwltool"), "--strict-memory-limit",
+            str(BIN / "cwltool"), "--strict-memory-limit", "--provenance", str(ro),
             "--outdir", str(tmp_path / "out"), str(workflow), str(job),
         ],
         cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert assert_golden(json.loads(proc.stdout), tmp_path) == 10
+    outputs = json.loads(proc.stdout)
+    assert assert_golden(outputs, tmp_path) == 10
+    assert len(outputs) == 2 * 10  # the reported day and the look-ahead day
+    assert_research_object(ro, outputs)
 
 
 def test_toil_runs_the_one_day_chain_to_the_golden_outputs(chain: tuple[Path, Path], tmp_path: Path) -> None:
@@ -191,8 +197,7 @@ def hostile(engine: object, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     [
         ("fail", 7, "permanentFail"),  # exit code 3
         ("oom", 8, "permanentFail"),  # 1024 MiB in a 128 MiB component
-        # Not here: past timeout_s, r2o run exits 9, but cwltool 3.3 only logs "exceeded time limit ...
-        # will be terminated" and then waits for the container, which goes on running (see README).
+        # past timeout_s: test_a_component_past_its_time_limit_fails_cwltool_and_toil_as_r2o_run
     ],
 )
 def test_a_failing_component_fails_the_cwl_run_as_it_fails_r2o_run(
@@ -222,3 +227,50 @@ def test_a_failing_component_fails_the_cwl_run_as_it_fails_r2o_run(
     assert cwl.returncode != 0, cwl.stderr
     assert cwltool_says in cwl.stderr, cwl.stderr[-3000:]
     assert "Final process status is permanentFail" in cwl.stderr
+
+
+def test_a_component_past_its_time_limit_fails_cwltool_and_toil_as_r2o_run(
+    hostile: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """hostile's sleep mode outlives its 60 s timeout_s (the smallest AWS Batch allows). r2o run stops it
+    (exit 9, CONTRIBUTING); cwltool 3.3 by itself would let it run its hour and report success, so the
+    exported tool stops it in the container (exit 124, coreutils timeout) and both engines fail the run.
+    The three run at once: each mostly sleeps."""
+    repo, tool = hostile
+    manifest = yaml.safe_load((repo / "components/hostile/component.yaml").read_text())
+    assert manifest["resources"]["timeout_s"] == 60
+    results: dict[str, subprocess.CompletedProcess[str]] = {}
+    commands = {
+        "cwltool": [
+            str(BIN / "cwltool"), "--outdir", str(tmp_path / "cwltool"), str(tool), "--mode", "sleep",
+        ],
+        "toil": [
+            str(BIN / "toil-cwl-runner"), "--batchSystem", "single_machine", "--no-prepull",
+            "--jobStore", str(tmp_path / "jobstore"), "--workDir", str(tmp_path),
+            "--outdir", str(tmp_path / "toil"), str(tool), "--mode", "sleep",
+        ],
+    }  # fmt: skip
+
+    def under(engine: str) -> None:
+        # An engine that waits for the container would wait for its hour: the timeout fails the test.
+        results[engine] = run(commands[engine], cwd=tmp_path, timeout=400)
+
+    threads = [threading.Thread(target=under, args=(engine,)) for engine in commands]
+    for thread in threads:
+        thread.start()
+    results["r2o"] = r2o(
+        "run", "hostile", "-p", "mode=sleep", "--output", str(tmp_path / "r2o"), cwd=repo, timeout=400
+    )
+    for thread in threads:
+        thread.join()
+    assert results["r2o"].returncode == 9, results["r2o"].stderr
+    assert "hostile ran past its timeout of 60 s" in results["r2o"].stderr
+    for engine in commands:
+        proc = results[engine]
+        assert proc.returncode != 0, (engine, proc.stderr[-3000:])
+        assert "hostile ran past its timeout of 60 s and was stopped" in proc.stderr, (
+            engine,
+            proc.stderr[-3000:],
+        )
+    assert "exited with status: 124" in results["cwltool"].stderr
+    assert "Final process status is permanentFail" in results["cwltool"].stderr

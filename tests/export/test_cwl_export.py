@@ -95,11 +95,18 @@ def test_cmaq_tool_says_what_its_manifest_says(tools: dict[str, Path]) -> None:
     assert req["ToolTimeLimit"] == {"timelimit": 900}
     assert req["NetworkAccess"] == {"networkAccess": False}
     assert req["EnvVarRequirement"]["envDef"] == [{"envName": "PYTHONPATH", "envValue": "/app/libs"}]
-    assert doc["arguments"][:4] == ["python3", "/app/ctm.py", "--date", "$(inputs.date)"]
+    # sh runs the manifest's command under timeout(1) with the manifest's 900 s (see test_time_limit_*)
+    assert doc["arguments"][:2] == ["sh", "-c"]
+    assert doc["arguments"][3:11] == [
+        "r2o-time-limit", "cmaq", "900", "10", "python3", "/app/ctm.py", "--date", "$(inputs.date)",
+    ]  # fmt: skip
     assert "$(inputs.o3_background)" in doc["arguments"] and "$(inputs.hours)" in doc["arguments"]
+    assert "Time limit: 900 s" in doc["doc"]
     inputs = doc["inputs"]
     assert inputs["date"]["type"] == "string" and inputs["date"]["default"] == "2024-07-15"
-    assert inputs["o3_background"]["type"] == "double" and inputs["o3_background"]["default"] == 0.04
+    # a number is its decimal text (cwltool --provenance cannot record YAML floats), what r2o run passes
+    assert inputs["o3_background"]["type"] == "string" and inputs["o3_background"]["default"] == "0.04"
+    assert "a number, as its decimal text, from 0.0 to 0.2" in inputs["o3_background"]["doc"]
     assert inputs["hours"]["type"] == "int" and inputs["hours"]["default"] == 24
     assert inputs["restart"]["type"] == "File?" and inputs["wrfout"]["type"] == "File"
     netcdf = "edam:format_3650"  # EDAM: netCDF
@@ -117,6 +124,9 @@ def test_stdout_outputs_and_enum_parameters(tmp_path: Path) -> None:
     assert identity["outputs"]["matrix"] == {**identity["outputs"]["matrix"], "type": "stdout"}
     assert identity["outputs"]["matrix"]["format"] == "edam:format_2330"  # EDAM: textual format
     assert identity["arguments"] == ["$(inputs.size)"]  # the image's ENTRYPOINT runs the algorithm
+    # so CWL cannot put timeout(1) in front of it: the limit is the engine's alone, and the doc says so
+    assert identity["requirements"]["ToolTimeLimit"] == {"timelimit": 600}  # its component.yaml
+    assert "left to the engine" in identity["doc"]
     assert identity["inputs"]["size"]["type"] == "int" and identity["inputs"]["size"]["default"] == 2
     assert "InitialWorkDirRequirement" not in identity["requirements"]
     assert "outdirMin" not in identity["requirements"]["ResourceRequirement"]
@@ -196,3 +206,47 @@ def test_an_unwritable_out_is_a_clear_error(tmp_path: Path) -> None:
     proc = r2o("export", "cwl", "identity-matrix", "--out", str(blocker / "sub"))
     assert proc.returncode == 2, proc.stderr
     assert f"cannot write to --out {blocker / 'sub'}" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def limited(tool: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    """The exported tool's time-limit wrapper (its arguments before the manifest's command) around
+    ``command``, run by this machine's sh and coreutils timeout, as the container's would run it."""
+    arguments = load(tool)["arguments"]
+    assert arguments[:2] == ["sh", "-c"]
+    script, name, grace = arguments[2], arguments[4], arguments[6]
+    return subprocess.run(  # a limit of 1 s instead of the manifest's
+        ["sh", "-c", script, "r2o-time-limit", name, "1", grace, *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_time_limit_wrapper_stops_a_run_past_the_limit(tools: dict[str, Path]) -> None:
+    proc = limited(tools["cmaq.cwl"], "sleep", "30")
+    assert proc.returncode == 124  # coreutils timeout: "the command timed out"
+    assert "cmaq ran past its timeout of 1 s and was stopped" in proc.stderr
+
+
+def test_time_limit_wrapper_passes_a_run_through(tools: dict[str, Path], tmp_path: Path) -> None:
+    script = tmp_path / "job.py"
+    script.write_text("import sys\nprint('out:', sys.argv[1:])\nprint('err', file=sys.stderr)\nsys.exit(3)\n")
+    proc = limited(tools["wrf.cwl"], sys.executable, str(script), "a b", "$HOME", "--x=1")
+    assert proc.returncode == 3
+    assert proc.stdout == "out: ['a b', '$HOME', '--x=1']\n"  # arguments arrive verbatim
+    assert proc.stderr == "err\n"
+
+
+def test_every_tool_without_an_entrypoint_is_time_limited(tools: dict[str, Path]) -> None:
+    for name, path in tools.items():
+        folder = REPO_ROOT / "components" / name.removesuffix(".cwl")
+        manifest = yaml.safe_load((folder / "component.yaml").read_text())
+        doc = load(path)
+        limit = manifest["resources"]["timeout_s"]
+        assert doc["requirements"]["ToolTimeLimit"] == {"timelimit": limit}, name
+        if "entrypoint" in manifest:
+            assert doc["arguments"][0] != "sh", name
+            continue
+        assert doc["arguments"][3:6] == ["r2o-time-limit", manifest["name"], str(limit)], name
+        command = [f"$(inputs.{a[5:]})" if a.startswith("Ref::") else a for a in manifest["command"]]
+        assert doc["arguments"][7:] == command, name

@@ -6,6 +6,22 @@ image's ENTRYPOINT given the manifest's ``command`` (``Ref::name`` -> ``$(inputs
 their declared ``/data/input`` paths, outputs under ``/data/output``, no network, the manifest's CPU,
 memory and time limits. A workflow is the pipeline's task graph (``pipeline/plan.py``, the one
 interpretation of a pipeline): one step per task, wired as the graph's sources say.
+
+Two engine gaps shape a tool (both seen with cwltool 3.3, and Toil runs tools through cwltool's code):
+
+- **Time limit.** ``ToolTimeLimit`` states the limit, but at it cwltool only sends SIGTERM to the
+  ``docker run`` client, which hands it to the container's PID 1; a PID 1 without a handler (python3,
+  every component's command) ignores it, so the container runs on and the tool even succeeds. The tool
+  therefore enforces its own limit in the container: ``sh`` runs the command under coreutils
+  ``timeout`` (SIGTERM at the limit, SIGKILL ``KILL_AFTER_S`` later), and a run past it exits 124
+  saying, as ``r2o run`` does, that it ran past its timeout and was stopped. An image with an
+  ENTRYPOINT (manifest ``entrypoint:``) cannot be wrapped, as CWL cannot replace an ENTRYPOINT: there
+  only the engine's ``ToolTimeLimit`` applies.
+- **Numbers.** ``cwltool --provenance`` fails on any float input value ("Type is not JSON serializable:
+  ScalarFloat": cwltool reads documents and job files with ruamel.yaml, whose floats are a float
+  subclass; PROV keeps the value as a native literal, and rdflib's JSON-LD writer uses orjson, which
+  refuses float subclasses). A ``number`` parameter is therefore a CWL ``string`` holding the decimal
+  text that ``r2o run`` substitutes (``Parameter.format``), so the command line is the same.
 """
 
 from __future__ import annotations
@@ -20,7 +36,7 @@ import yaml
 
 from r2o.errors import UsageError
 from r2o.images.plan import ImageGraph
-from r2o.manifest import DEFAULT_STORAGE_MIB, OUTPUT_ROOT, REF_PREFIX, Component, DataSpec
+from r2o.manifest import DEFAULT_STORAGE_MIB, OUTPUT_ROOT, REF_PREFIX, Component, DataSpec, Parameter
 from r2o.pipeline.plan import Task, TaskGraph, TaskInput
 from r2o.repo import Repository
 
@@ -35,7 +51,19 @@ EDAM = {
     "text": "edam:format_2330",
     "json": "edam:format_3464",
 }
-_TYPES = {"integer": "int", "number": "double", "string": "string", "boolean": "boolean", "date": "string"}
+# "number" is a string holding the decimal text: see the module docstring (cwltool --provenance).
+_TYPES = {"integer": "int", "number": "string", "string": "string", "boolean": "boolean", "date": "string"}
+
+# The time limit inside the container: a fixed script; the component's name, the limit, the grace and
+# the command reach it as arguments ($0 names it in sh's own messages), never pasted into it.
+TIME_LIMIT_NAME = "r2o-time-limit"
+TIME_LIMIT_SCRIPT = (
+    'name=$1 limit=$2 grace=$3; shift 3; timeout -k "$grace" "$limit" "$@"; rc=$?; '
+    'if [ "$rc" -eq 124 ]; then echo "$name ran past its timeout of $limit s and was stopped '
+    '(SIGTERM at the limit, SIGKILL $grace s later)" >&2; fi; exit "$rc"'
+)
+TIMED_OUT_EXIT = 124  # coreutils timeout's status when the command ran past the limit
+KILL_AFTER_S = 10  # SIGTERM, then SIGKILL this long after it (AWS Batch also stops with SIGTERM first)
 
 
 @dataclass(frozen=True)
@@ -87,19 +115,41 @@ def tool(component: Component, image: str) -> dict[str, Any]:
         "class": "CommandLineTool",
         "id": component.name,
         "label": f"{component.name} {component.version}",
-        "doc": component.description,
+        "doc": f"{component.description}\n\n{_time_limit_doc(component)}",
         "$namespaces": NAMESPACES,
         "s:author": [{"s:name": owner} for owner in component.owners],
         "s:version": component.version,
         "requirements": requirements,
         # The image's ENTRYPOINT receives these, as AWS Batch passes ``command`` to it.
-        "arguments": [_argument(arg) for arg in component.command],
+        "arguments": _time_limited(component, [_argument(arg) for arg in component.command]),
         "inputs": {**_parameter_inputs(component), **{s.name: _data_input(s) for s in component.inputs}},
         "outputs": {s.name: _output(s) for s in component.outputs},
     }
     if any(s.is_stdout for s in component.outputs):
         doc["stdout"] = STDOUT_FILE
     return doc
+
+
+def _time_limited(component: Component, arguments: list[str]) -> list[str]:
+    """``arguments`` run under ``timeout`` in the container, unless an ENTRYPOINT receives them."""
+    if component.entrypoint:
+        return arguments
+    limit = [component.name, str(component.resources.timeout_s), str(KILL_AFTER_S)]
+    return ["sh", "-c", TIME_LIMIT_SCRIPT, TIME_LIMIT_NAME, *limit, *arguments]
+
+
+def _time_limit_doc(component: Component) -> str:
+    limit = component.resources.timeout_s
+    if component.entrypoint:
+        return (
+            f"Time limit: {limit} s (ToolTimeLimit), left to the engine: the image's ENTRYPOINT "
+            f"{list(component.entrypoint)} receives the arguments, so they cannot run under timeout."
+        )
+    return (
+        f"Time limit: {limit} s (ToolTimeLimit), also enforced in the container by coreutils timeout: "
+        f"SIGTERM at the limit, SIGKILL {KILL_AFTER_S} s later, exit status {TIMED_OUT_EXIT} and a "
+        "message on stderr, as r2o run stops a component past its timeout."
+    )
 
 
 def _argument(arg: str) -> str:
@@ -115,13 +165,27 @@ def _parameter_inputs(component: Component) -> dict[str, Any]:
         typ: Any = {"type": "enum", "symbols": list(p.values)} if p.type == "enum" else _TYPES[p.type]
         entry: dict[str, Any] = {"type": typ}
         if p.default is not None:
-            entry["default"] = p.default
+            entry["default"] = _value(p, p.default)
         elif not p.required:
             entry["type"] = ["null", typ]
-        if p.description:
-            entry["doc"] = p.description
+        described = [p.description] if p.description else []
+        if p.type == "number":
+            described.append(f"a number, as its decimal text{_bounds(p)}")
+        if described:
+            entry["doc"] = "; ".join(described)
         out[name] = entry
     return out
+
+
+def _value(p: Parameter, value: Any) -> Any:
+    """A parameter's value in CWL: a number as the text ``r2o run`` puts on the command line."""
+    return Parameter.format(value) if p.type == "number" else value
+
+
+def _bounds(p: Parameter) -> str:
+    parts = [] if p.minimum is None else [f"from {Parameter.format(p.minimum)}"]
+    parts += [] if p.maximum is None else [f"to {Parameter.format(p.maximum)}"]
+    return ", " + " ".join(parts) if parts else ""
 
 
 def _data_input(spec: DataSpec) -> dict[str, Any]:
@@ -199,7 +263,8 @@ def workflow(graph: TaskGraph, steps: Sequence[str] = ()) -> tuple[dict[str, Any
         component = graph.pipeline.steps[t.step].component
         step_in: dict[str, Any] = {}
         for name, text in sorted(t.parameters.items()):
-            step_in[name] = {"default": component.parameter(name).parse(text)}
+            p = component.parameter(name)
+            step_in[name] = {"default": _value(p, p.parse(text))}
         for tin in t.inputs:
             if tin.collect:
                 gather = f"{_step_id(t)}_{_cwl_id(tin.name)}"
