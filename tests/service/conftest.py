@@ -25,6 +25,7 @@ from tests.service.facades import facade_client as facade_client
 from tests.service.facades import facade_repo as facade_repo
 from tests.service.facades import facade_server as facade_server
 from tests.service.facades import facade_service as facade_service
+from tests.service.lambda_client import aws_home as aws_home  # the app through its Lambda handler
 
 
 @functools.cache

@@ -23,6 +23,7 @@ from r2o.service.app import create_app
 from r2o.service.auth import AuthError, Identity
 from r2o.service.server import Options, build
 from tests.conftest import REPO_ROOT
+from tests.service.lambda_client import AwsHome
 
 USERS = {
     "alice": Identity("alice", "Alice", (), False),
@@ -48,7 +49,22 @@ def as_user(name: str) -> dict[str, str]:
 ALICE, BOB, ADMIN = as_user("alice"), as_user("bob"), as_user("root")
 
 
+_lambda: list[AwsHome] = []  # set while a test runs through the Lambda handler
+
+
+@pytest.fixture(params=["asgi", pytest.param("lambda", marks=pytest.mark.integration)])
+def home(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Where the app runs: FastAPI's TestClient (as under uvicorn), or the Lambda handler invoked with
+    API Gateway payload 2.0 events on DynamoDB in moto (the same tests, both homes)."""
+    if request.param == "lambda":
+        _lambda.append(request.getfixturevalue("aws_home"))
+    yield request.param
+    _lambda.clear()
+
+
 def make_client(root: Path, **options: Any) -> TestClient:
+    if _lambda:
+        return _lambda[0].client(root, Options(native=True, workers=2, **options), TokenAuth())  # type: ignore[return-value]
     service, _ = build(Repository(root), Options(native=True, workers=2, **options))
     return TestClient(create_app(service, TokenAuth()))
 
@@ -78,7 +94,7 @@ def add_component(
 
 
 @pytest.fixture
-def repo(repo_copy: Path) -> Path:
+def repo(repo_copy: Path, home: str) -> Path:
     """identity-matrix, plus a component that sleeps (to cancel) and one that fails."""
     seconds = {"type": "number", "default": 30, "minimum": 0, "maximum": 600}
     add_component(repo_copy, "napper", ["python3", "-c", NAPPER, "Ref::seconds"], {"seconds": seconds})

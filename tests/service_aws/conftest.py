@@ -9,21 +9,9 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from r2o.render import service_tables
 from r2o.service.aws.dynamo import DynamoStore
 from tests.aws.conftest import REGION, moto, moto_url  # noqa: F401  (fixtures, used by name)
-
-
-def create_tables(url: str, prefix: str) -> dict[str, str]:
-    """The service's three tables (and their TTL) in moto; role -> table name."""
-    client = boto3.client("dynamodb", endpoint_url=url, region_name=REGION)
-    names = {}
-    for table in service_tables.TABLES:
-        name = f"{prefix}-{table.role}"
-        client.create_table(**service_tables.create_table_request(table, name))
-        client.update_time_to_live(TableName=name, TimeToLiveSpecification=service_tables.ttl_specification())
-        names[table.role] = name
-    return names
+from tests.service.lambda_client import create_tables
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from r2o.service import files
@@ -212,9 +212,8 @@ def make_router(service: Service, identity: Any) -> APIRouter:
         sha256: Annotated[str | None, Form(description="its SHA-256, checked when given")] = None,
     ) -> dict[str, Any]:
         try:
-            stored = files.store_upload(
+            stored = service.blobs.store_upload(
                 file.file,
-                service.config.uploads_dir,
                 user=who.user,
                 filename=file.filename or "upload",
                 max_bytes=service.config.upload_max_bytes,
@@ -224,7 +223,7 @@ def make_router(service: Service, identity: Any) -> APIRouter:
                 f"{exc}; the service accepts uploads up to {service.config.upload_max_bytes} bytes"
             ) from None
         if sha256 is not None and sha256.strip().lower() != stored.sha256:
-            files.remove_upload(stored)
+            service.blobs.remove_upload(stored)
             raise ServiceError(
                 f"the file's SHA-256 is {stored.sha256}, not {sha256}: the upload was damaged; send it again"
             )
@@ -341,7 +340,7 @@ def make_router(service: Service, identity: Any) -> APIRouter:
         found = service.visible(run_id, who)
         base = f"{PREFIX}/runs/{found.id}/outputs"
         items = []
-        for o in files.outputs(service.run_dir(found)):
+        for o in service.blobs.outputs(found):
             items.append(
                 {
                     "path": o.path,
@@ -359,20 +358,25 @@ def make_router(service: Service, identity: Any) -> APIRouter:
         "/runs/{run_id}/outputs/{path:path}",
         summary="Download an output (or its thumbnail)",
         response_class=FileResponse,
-        responses=errors,
+        responses={**errors, 307: {"description": "the output's presigned URL (on AWS), which expires"}},
     )
-    def download(run_id: str, path: str, thumbnail: bool = False, who: Identity = who_dep) -> FileResponse:
+    def download(run_id: str, path: str, thumbnail: bool = False, who: Identity = who_dep) -> Response:
         found = service.visible(run_id, who)
-        run_dir = service.run_dir(found)
-        hit = files.find_output(run_dir, path)
+        hit = service.blobs.download(found, path)
         if hit is None:
             raise NotFound(f"run {run_id} has no output {path}")
-        item, file_path = hit
+        item = hit.item
         if thumbnail:
             if not item.is_image:
                 raise NotFound(f"{path} is not an image")
-            return FileResponse(files.thumbnail(run_dir, item), media_type="image/png")
-        return FileResponse(file_path, media_type=item.media_type, filename=file_path.name)
+            small = service.blobs.thumbnail(found, item)
+            if isinstance(small, bytes):
+                return Response(small, media_type="image/png")
+            return FileResponse(small, media_type="image/png")
+        if hit.url is not None:
+            return RedirectResponse(hit.url, status_code=307, headers={"Cache-Control": "no-store"})
+        assert hit.path is not None
+        return FileResponse(hit.path, media_type=item.media_type, filename=hit.path.name)
 
     @router.get(
         "/runs/{run_id}/provenance",
@@ -381,7 +385,7 @@ def make_router(service: Service, identity: Any) -> APIRouter:
     )
     def provenance(run_id: str, who: Identity = who_dep) -> Response:
         found = service.visible(run_id, who)
-        doc = files.provenance(service.run_dir(found), run_view(found))
+        doc = service.blobs.provenance(found, run_view(found))
         return JSONResponse(
             doc, headers={"Content-Disposition": f'attachment; filename="r2o-{found.id}-provenance.json"'}
         )

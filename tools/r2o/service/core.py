@@ -10,12 +10,12 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from r2o.repo import Repository
 from r2o.service import launch, states
 from r2o.service.auth import Identity
+from r2o.service.blobs import Blobs, LocalBlobs
 from r2o.service.catalog import COMPONENT, Catalog
 from r2o.service.config import ServiceConfig
 from r2o.service.executor import Executor
@@ -89,15 +89,17 @@ class Service:
         config: ServiceConfig,
         *,
         executor: Executor | None = None,
+        blobs: Blobs | None = None,
         catalog: Catalog | None = None,
     ) -> None:
-        """``executor`` defaults to the local workers; ``catalog`` to the repository's products (an
-        executor that needs the catalog is given the one passed here)."""
+        """``executor`` defaults to the local workers, ``blobs`` to the local folders, ``catalog`` to
+        the repository's products (an executor that needs the catalog is given the one passed here)."""
         self.repo = repo
         self.store = store
         self.config = config
         self.catalog = catalog or Catalog(repo, max_days=config.max_days)
         self.executor: Executor = executor or Workers(repo, store, self.catalog, config)
+        self.blobs: Blobs = blobs or LocalBlobs(config)
 
     @property
     def workers(self) -> Executor:
@@ -221,9 +223,6 @@ class Service:
 
     def tasks(self, run: RunRecord) -> list[TaskRecord]:
         return self.store.tasks(run.id)
-
-    def run_dir(self, run: RunRecord) -> Path:
-        return self.config.runs_dir / run.id
 
     # --- canceling -------------------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ from r2o.errors import R2OError
 from r2o.manifest import INPUT_ROOT, OUTPUT_ROOT, RESERVED_ENV_PREFIX, Component, DataSpec, Parameter
 from r2o.pipeline.plan import TaskGraph
 from r2o.repo import Repository
-from r2o.service import files, launch, states
+from r2o.service import launch, states
 from r2o.service.auth import Identity
 from r2o.service.catalog import COMPONENT, Catalog
 from r2o.service.core import NotFound, Service
@@ -747,7 +747,7 @@ def _output_files(
     service: Service, run: RunRecord, step: str, task: Mapping[str, Any], request: Request
 ) -> list[dict[str, str]]:
     """Each output file the task left, with its container path, URL and size (directories flattened)."""
-    listing = {o.path: o for o in files.outputs(service.run_dir(run)) if o.task == step}
+    listing = {o.path: o for o in service.blobs.outputs(run) if o.task == step}
     if not listing:
         return []
     base = f"{API}/runs/{run.id}/outputs"

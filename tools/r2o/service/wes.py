@@ -44,7 +44,7 @@ from starlette.formparsers import MultiPartException
 from r2o import __version__
 from r2o.errors import R2OError, did_you_mean
 from r2o.pipeline import plan as planning
-from r2o.service import files, states
+from r2o.service import states
 from r2o.service.auth import Identity
 from r2o.service.catalog import COMPONENT, PIPELINE, Catalog
 from r2o.service.core import NotFound, Service
@@ -624,9 +624,7 @@ def run_log(service: Service, run: RunRecord, tasks: list[TaskRecord], request: 
         "state": wes_state(run.state),
         "run_log": log,
         "task_logs_url": api_url(request, f"{PREFIX}/runs/{run.id}/tasks"),
-        "outputs": {
-            o.path: api_url(request, f"{base}/{o.path}") for o in files.outputs(service.run_dir(run))
-        },
+        "outputs": {o.path: api_url(request, f"{base}/{o.path}") for o in service.blobs.outputs(run)},
     }
 
 
