@@ -11,7 +11,8 @@ import pytest
 
 from r2o.service.aws.dynamo import DynamoStore
 from tests.aws.conftest import REGION, moto, moto_url  # noqa: F401  (fixtures, used by name)
-from tests.service.lambda_client import create_tables
+from tests.service.conftest import oidc_issuer  # noqa: F401
+from tests.service.lambda_client import aws_home, create_tables  # noqa: F401
 
 
 @pytest.fixture

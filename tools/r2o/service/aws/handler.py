@@ -43,8 +43,11 @@ def config() -> AwsServiceConfig:
 
 def _client(name: str) -> Any:
     import boto3
+    from botocore.config import Config
 
-    return boto3.client(name)  # type: ignore[call-overload]
+    # SigV4 presigned URLs (X-Amz-Expires, at most 7 days), whatever the SDK's default for S3 is
+    config = Config(signature_version="s3v4") if name == "s3" else None
+    return boto3.client(name, config=config)  # type: ignore[call-overload]
 
 
 def store(cfg: AwsServiceConfig | None = None) -> DynamoStore:
