@@ -143,13 +143,16 @@ class LambdaClient(httpx.Client):
     does under uvicorn), leaving it stops it."""
 
     def __init__(
-        self, function: Callable[[dict[str, Any], Any], dict[str, Any]], executor: Executor | None = None
+        self,
+        function: Callable[[dict[str, Any], Any], dict[str, Any]],
+        executor: Executor | None = None,
+        base_url: str = "http://testserver",  # the host the shared tests expect (TestClient's)
     ) -> None:
         self.transport = LambdaTransport(function)
         self.executor = executor
         super().__init__(
             transport=self.transport,
-            base_url="https://r2otest.execute-api.us-east-1.amazonaws.com",
+            base_url=base_url,
             follow_redirects=True,
         )
 
@@ -162,7 +165,19 @@ class LambdaClient(httpx.Client):
     def __exit__(self, *exc: Any) -> None:
         if self.executor is not None:
             self.executor.stop()
+            settle(self.executor)
         super().__exit__(*exc)
+
+
+def settle(executor: Executor, timeout: float = 30.0) -> None:
+    """Cancel the runs the local workers still execute and wait for their threads to end: a run
+    left going after its test would write to tables (and a moto server) that are gone."""
+    active = getattr(executor, "_active", {})
+    for run_id in list(active):
+        executor.cancel(run_id)
+    deadline = time.monotonic() + timeout
+    while executor.busy and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 @dataclass
@@ -247,3 +262,4 @@ def aws_home(moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     for client in home.made:
         if client.executor is not None:
             client.executor.stop(timeout=5)
+            settle(client.executor)

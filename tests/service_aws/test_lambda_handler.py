@@ -6,6 +6,7 @@ sign-in with tokens from moto's Cognito and from an issuer of our own."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import io
 import json
@@ -241,10 +242,14 @@ def test_the_handler_signs_in_cognito_users(
         assert client.get("/ga4gh/tes/v1/service-info", headers=bearer(bob["access"])).status_code == 200
         listed = client.get("/ga4gh/wes/v1/runs", headers=bearer(bob["access"])).json()
         assert [r["run_id"] for r in listed["runs"]] == [run_id]
+        assert run.json()["expiration_time"] is None  # kept while it has not ended
+        ended = client.post(f"/api/v1/runs/{run_id}/cancel", headers=bearer(bob["access"])).json()
+        finished = dt.datetime.fromisoformat(ended["finished"])
+        assert dt.datetime.fromisoformat(ended["expiration_time"]) == finished + dt.timedelta(days=2)
     stored = boto3.client("dynamodb", endpoint_url=aws_home.url, region_name=REGION).get_item(
         TableName=aws_home.tables["runs"], Key={"id": {"S": run_id}}
     )
-    assert stored["Item"]["state"]["S"] == "QUEUED"  # the run is in DynamoDB (nothing executed it here)
+    assert stored["Item"]["state"]["S"] == "CANCELED"  # the run is in DynamoDB (nothing executed it here)
 
 
 def test_the_handler_checks_tokens_of_an_issuer_with_its_own_key(
@@ -289,6 +294,7 @@ def test_the_environment_names_what_is_missing() -> None:
         7.0,
     )
     assert cfg.service.upload_max_bytes == 4 << 20
+    assert cfg.service.results_expiry_days == 7.0
     with pytest.raises(UsageError, match="R2O_RESULTS_EXPIRY_DAYS"):
         AwsServiceConfig.from_env(full | {"R2O_RESULTS_EXPIRY_DAYS": "soon"})
     with pytest.raises(UsageError, match="R2O_QUOTA_RUNS"):

@@ -86,6 +86,9 @@ class RunView(BaseModel):
     estimated_cost: float
     used_vcpu_hours: float
     relaunch_of: str | None
+    expiration_time: str | None = Field(
+        default=None, description="when the run's outputs are deleted (none: they are kept)"
+    )
     urls: dict[str, str]
 
 
@@ -123,9 +126,10 @@ def _iso(t: float | None) -> str | None:
     return None if t is None else dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="seconds")
 
 
-def run_view(run: RunRecord) -> dict[str, Any]:
+def run_view(run: RunRecord, *, expiry_days: float | None = None) -> dict[str, Any]:
     base = f"{PREFIX}/runs/{run.id}"
     end = run.finished
+    expires = end + expiry_days * 86400 if end is not None and expiry_days is not None else None
     elapsed = None
     if run.started is not None:
         elapsed = round((end if end is not None else dt.datetime.now(dt.UTC).timestamp()) - run.started, 3)
@@ -149,6 +153,7 @@ def run_view(run: RunRecord) -> dict[str, Any]:
         "estimated_cost": round(run.cost, 4),
         "used_vcpu_hours": round(run.used_vcpu_hours, 4),
         "relaunch_of": run.relaunch_of,
+        "expiration_time": _iso(expires),
         "urls": {
             "self": base,
             "outputs": f"{base}/outputs",
@@ -181,6 +186,7 @@ def make_router(service: Service, identity: Any) -> APIRouter:
     """The /api/v1 routes; ``identity`` is the dependency that authenticates a request."""
     router = APIRouter(prefix=PREFIX, tags=["r2o"])
     who_dep = Depends(identity)
+    view = functools.partial(run_view, expiry_days=service.config.results_expiry_days)
     errors: dict[int | str, dict[str, Any]] = {
         400: {"model": ErrorBody},
         401: {"model": ErrorBody},
@@ -246,7 +252,7 @@ def make_router(service: Service, identity: Any) -> APIRouter:
         if data.pop("validate_only", False):
             return JSONResponse(service.validate_only(data, who), status_code=200)
         run = service.submit(data, who)
-        return JSONResponse(run_view(run), status_code=201, headers={"Location": f"{PREFIX}/runs/{run.id}"})
+        return JSONResponse(view(run), status_code=201, headers={"Location": f"{PREFIX}/runs/{run.id}"})
 
     @router.get(
         "/runs",
@@ -284,7 +290,7 @@ def make_router(service: Service, identity: Any) -> APIRouter:
         page = service.runs(who, where, cursor=cursor, limit=limit)
         # Answered as built: run_view's dicts hold JSON values only, and FastAPI's jsonable_encoder
         # walking 50 of them took most of the request's time (benchmarks/service_load.py)
-        return FastJSON({"runs": [run_view(r) for r in page.items], "next_cursor": page.next_cursor})
+        return FastJSON({"runs": [view(r) for r in page.items], "next_cursor": page.next_cursor})
 
     @router.get(
         "/runs/{run_id}",
@@ -299,7 +305,7 @@ def make_router(service: Service, identity: Any) -> APIRouter:
         for t in tasks:
             counts[t.state] = counts.get(t.state, 0) + 1
         return FastJSON(  # as the list: no jsonable_encoder walk (the page clients poll)
-            {**run_view(found), "tasks": [task_view(found, t) for t in tasks], "task_counts": counts}
+            {**view(found), "tasks": [task_view(found, t) for t in tasks], "task_counts": counts}
         )
 
     @router.get(
@@ -385,7 +391,7 @@ def make_router(service: Service, identity: Any) -> APIRouter:
     )
     def provenance(run_id: str, who: Identity = who_dep) -> Response:
         found = service.visible(run_id, who)
-        doc = service.blobs.provenance(found, run_view(found))
+        doc = service.blobs.provenance(found, view(found))
         return JSONResponse(
             doc, headers={"Content-Disposition": f'attachment; filename="r2o-{found.id}-provenance.json"'}
         )
@@ -397,7 +403,7 @@ def make_router(service: Service, identity: Any) -> APIRouter:
         responses={**errors, 409: {"model": ErrorBody}},
     )
     def cancel(run_id: str, who: Identity = who_dep) -> dict[str, Any]:
-        return run_view(service.cancel(run_id, who))
+        return view(service.cancel(run_id, who))
 
     @router.post(
         "/runs/{run_id}/relaunch",
@@ -408,7 +414,7 @@ def make_router(service: Service, identity: Any) -> APIRouter:
     def relaunch(run_id: str, body: RelaunchBody | None = None, who: Identity = who_dep) -> Response:
         edits = body.model_dump(exclude_none=True) if body is not None else {}
         run = service.relaunch(run_id, edits, who)
-        return JSONResponse(run_view(run), status_code=201, headers={"Location": f"{PREFIX}/runs/{run.id}"})
+        return JSONResponse(view(run), status_code=201, headers={"Location": f"{PREFIX}/runs/{run.id}"})
 
     @router.get("/me", summary="Who you are, and your quota")
     def me(who: Identity = who_dep) -> dict[str, Any]:

@@ -37,6 +37,8 @@ class ServiceConfig:
     quotas: Quotas = Quotas()
     prices: Prices = Prices()
     db: Path | None = None  # default: root / "r2o.db"
+    # how long a finished run's outputs are kept (AWS: the results bucket's lifecycle); None: for ever
+    results_expiry_days: float | None = None
 
     @property
     def db_path(self) -> Path:

@@ -62,6 +62,7 @@ class AwsServiceConfig:
                 "redeploy it (`r2o deploy --service`) or set them by hand",
             )
         base = ServiceConfig(root=LAMBDA_ROOT)
+        expiry_days = _number(env, "R2O_RESULTS_EXPIRY_DAYS", 7.0, low=1 / 24, high=3650)
         return cls(
             runs_table=env["R2O_RUNS_TABLE"],
             tasks_table=env["R2O_TASKS_TABLE"],
@@ -74,11 +75,12 @@ class AwsServiceConfig:
             definition_prefix=env.get("R2O_DEFINITION_PREFIX", ""),
             log_group=env.get("R2O_LOG_GROUP") or "/aws/batch/job",
             admin_group=env.get("R2O_ADMIN_GROUP") or "admins",
-            results_expiry_days=_number(env, "R2O_RESULTS_EXPIRY_DAYS", 7.0, low=1 / 24, high=3650),
+            results_expiry_days=expiry_days,
             oidc_jwks_url=env.get("R2O_OIDC_JWKS_URL") or None,
             service=ServiceConfig(
                 root=LAMBDA_ROOT,
                 workers=1,
+                results_expiry_days=expiry_days,
                 max_days=int(_number(env, "R2O_MAX_DAYS", base.max_days, low=1, high=3660)),
                 # a Lambda's request is at most 6 MB, a binary body base64 in it: 4 MiB of file
                 upload_max_bytes=int(_number(env, "R2O_UPLOAD_MAX_MIB", 4, low=1, high=5 * 1024)) * MIB,

@@ -385,18 +385,7 @@ class DynamoStore:
         """Take the oldest run that needs a worker: queued, or active under a lease that expired.
         Each take is conditional on the lease still being expired: two claimers never both win."""
         t = _now()
-        candidates: list[tuple[str, str]] = []  # (created_id, id), the oldest waiting run of each state
-        for state in (states.QUEUED, states.INITIALIZING, states.RUNNING, states.CANCELING):
-            q = _Update({})
-            request = {
-                "TableName": self.runs_table,
-                "IndexName": "by_state",
-                "KeyConditionExpression": f"{q.name('state')} = {q.value('state', state)}",
-                "FilterExpression": f"{q.name('lease_expires')} < {q.value('lease_expires', t)}",
-                "ScanIndexForward": True,
-            }
-            for item in self._query(request, q, want=8):
-                candidates.append((item[tables.ORDER]["S"], item["id"]["S"]))
+        candidates = self._waiting(t)
         for _, run_id in sorted(candidates):
             if self._conditional(
                 run_id,
@@ -408,6 +397,23 @@ class DynamoStore:
             ):
                 return self.run(run_id)
         return None
+
+    def _waiting(self, t: float) -> list[tuple[str, str]]:
+        """(created_id, id) of the oldest runs of each claimable state whose lease expired before ``t``
+        (read from an index: possibly stale, which the conditional take allows for)."""
+        candidates: list[tuple[str, str]] = []
+        for state in (states.QUEUED, states.INITIALIZING, states.RUNNING, states.CANCELING):
+            q = _Update({})
+            request = {
+                "TableName": self.runs_table,
+                "IndexName": "by_state",
+                "KeyConditionExpression": f"{q.name('state')} = {q.value('state', state)}",
+                "FilterExpression": f"{q.name('lease_expires')} < {q.value('lease_expires', t)}",
+                "ScanIndexForward": True,
+            }
+            for item in self._query(request, q, want=8):
+                candidates.append((item[tables.ORDER]["S"], item["id"]["S"]))
+        return candidates
 
     def renew(self, run_id: str, owner: str, lease_s: float) -> bool:
         return self._conditional(
