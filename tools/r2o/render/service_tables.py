@@ -17,9 +17,9 @@ attributes and indexes (its tests create the tables from :func:`create_table_req
   durations a launch's estimate averages.
 - uploads: hash key ``id``.
 
-Every table is on-demand (no capacity to size) and expires items through the TTL attribute
-``expires_at`` (epoch seconds), set on a run and its tasks when the run ends and on an upload when it
-is made, ``R2O_RESULTS_EXPIRY_DAYS`` later.
+Every table is on-demand (no capacity to size), has point-in-time recovery, and expires items
+through the TTL attribute ``expires_at`` (epoch seconds), set on a run and its tasks when the run ends
+and on an upload when it is made, ``R2O_RESULTS_EXPIRY_DAYS`` later.
 """
 
 from __future__ import annotations
@@ -159,4 +159,5 @@ def cloudformation_properties(table: Table) -> dict[str, Any]:
     properties = create_table_request(table, "")
     del properties["TableName"]
     properties["TimeToLiveSpecification"] = ttl_specification()
+    properties["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
     return properties

@@ -95,12 +95,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if run_workers:
-            service.workers.start()
+            service.executor.start()
         try:
             yield
         finally:
             if run_workers:
-                service.workers.stop()
+                service.executor.stop()
 
     app = FastAPI(
         title="r2o",
@@ -161,7 +161,7 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:
-        return {"ok": True, "workers_busy": service.workers.busy}
+        return {"ok": True, "workers_busy": service.executor.busy}
 
     config = web_config(authenticator)
 
