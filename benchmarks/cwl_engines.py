@@ -2,11 +2,12 @@
 
     .venv/bin/python benchmarks/cwl_engines.py [--start 2024-07-15]
 
-The same task graph three ways, in the same local images (`r2o build --all` first): `r2o pipeline run
+The same task graph four ways, in the same local images (`r2o build --all` first): `r2o pipeline run
 aqcast --days 1` on a copy of this checkout with an empty task cache, and the workflow `r2o export cwl
 --pipeline aqcast --days 1` writes, under `cwltool` and under `toil-cwl-runner --batchSystem
-single_machine`. Each figure is the whole command's wall clock; the CWL engines run the cold chain
-too (they keep no cache between runs).
+single_machine`, and under `cwltool --provenance` (which also writes a research object). Each figure
+is the whole command's wall clock; the CWL engines run the cold chain too (they keep no cache between
+runs).
 """
 
 from __future__ import annotations
@@ -77,6 +78,19 @@ def main() -> int:
                 [*R2O, "pipeline", "run", "aqcast", "--start", args.start, "--days", "1"], repo
             ),
             "cwltool": timed([str(BIN / "cwltool"), "--outdir", str(tmp / "cwltool"), workflow, job], tmp),
+            # the same, also writing a research object (a BagIt copy of every input and output, PROV)
+            "cwltool --provenance": timed(
+                [
+                    str(BIN / "cwltool"),
+                    "--provenance",
+                    str(tmp / "ro"),
+                    "--outdir",
+                    str(tmp / "cwltool-ro"),
+                    workflow,
+                    job,
+                ],
+                tmp,
+            ),
             "toil-cwl-runner (single_machine)": timed(
                 [
                     str(BIN / "toil-cwl-runner"),
