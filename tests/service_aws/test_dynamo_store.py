@@ -155,3 +155,28 @@ def test_the_tables_are_the_rendered_ones(db: DynamoStore) -> None:
     assert {i["IndexName"] for i in described.get("GlobalSecondaryIndexes", [])} == {
         i.name for i in service_tables.RUNS.indexes
     }
+
+
+def test_a_run_whose_tasks_could_not_all_be_written_never_appears(
+    db: DynamoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tasks go first and the run last: a writer that dies in between leaves no run without tasks."""
+    tasks = [TaskRecord("r1", f"t{i:02d}", "s", "c", None, 1.0) for i in range(60)]  # three batches
+    real = db.db.batch_write_item
+    calls: list[int] = []
+
+    def dies_on_the_second_batch(**request: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            raise ConnectionError("the Lambda was stopped here")
+        return real(**request)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(db.db, "batch_write_item", dies_on_the_second_batch)
+    run = RunRecord(id="r1", user="u", product="p", kind="pipeline", name="n", created=T0)
+    with pytest.raises(ConnectionError):
+        db.create_run(run, tasks)
+    assert db.run("r1") is None
+    assert db.runs(RunFilter(), cursor=None, limit=10).items == ()
+    monkeypatch.setattr(db.db, "batch_write_item", real)
+    db.create_run(run, tasks)  # the client's retry (same id: nothing of the first attempt is in the way)
+    assert [t.task_id for t in db.tasks("r1")] == [t.task_id for t in tasks]
