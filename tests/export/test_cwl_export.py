@@ -208,14 +208,15 @@ def test_an_unwritable_out_is_a_clear_error(tmp_path: Path) -> None:
     assert f"cannot write to --out {blocker / 'sub'}" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def limited(tool: Path, *command: str) -> subprocess.CompletedProcess[str]:
+def limited(tool: Path, *command: str, grace: str | None = None) -> subprocess.CompletedProcess[str]:
     """The exported tool's time-limit wrapper (its arguments before the manifest's command) around
     ``command``, run by this machine's sh and coreutils timeout, as the container's would run it."""
     arguments = load(tool)["arguments"]
     assert arguments[:2] == ["sh", "-c"]
-    script, name, grace = arguments[2], arguments[4], arguments[6]
+    script, name = arguments[2], arguments[4]
+    assert arguments[6] == "10"  # the grace between SIGTERM and SIGKILL
     return subprocess.run(  # a limit of 1 s instead of the manifest's
-        ["sh", "-c", script, "r2o-time-limit", name, "1", grace, *command],
+        ["sh", "-c", script, "r2o-time-limit", name, "1", grace or arguments[6], *command],
         capture_output=True,
         text=True,
         timeout=60,
@@ -226,6 +227,13 @@ def test_time_limit_wrapper_stops_a_run_past_the_limit(tools: dict[str, Path]) -
     proc = limited(tools["cmaq.cwl"], "sleep", "30")
     assert proc.returncode == 124  # coreutils timeout: "the command timed out"
     assert "cmaq ran past its timeout of 1 s and was stopped" in proc.stderr
+    assert "sending signal TERM" in proc.stderr
+
+
+def test_time_limit_wrapper_kills_a_run_that_ignores_sigterm(tools: dict[str, Path]) -> None:
+    proc = limited(tools["cmaq.cwl"], "sh", "-c", "trap '' TERM; sleep 30", grace="1")
+    assert proc.returncode == 128 + 9  # killed by SIGKILL, as the shell reports it
+    assert "sending signal KILL" in proc.stderr
 
 
 def test_time_limit_wrapper_passes_a_run_through(tools: dict[str, Path], tmp_path: Path) -> None:

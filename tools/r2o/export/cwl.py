@@ -13,8 +13,9 @@ Two engine gaps shape a tool (both seen with cwltool 3.3, and Toil runs tools th
   ``docker run`` client, which hands it to the container's PID 1; a PID 1 without a handler (python3,
   every component's command) ignores it, so the container runs on and the tool even succeeds. The tool
   therefore enforces its own limit in the container: ``sh`` runs the command under coreutils
-  ``timeout`` (SIGTERM at the limit, SIGKILL ``KILL_AFTER_S`` later), and a run past it exits 124
-  saying, as ``r2o run`` does, that it ran past its timeout and was stopped. An image with an
+  ``timeout -v`` (SIGTERM at the limit, SIGKILL ``KILL_AFTER_S`` later, each signal logged on
+  stderr); a run past it exits 124 saying, as ``r2o run`` does, that it ran past its timeout and was
+  stopped (or 137, killed, when it ignored SIGTERM). An image with an
   ENTRYPOINT (manifest ``entrypoint:``) cannot be wrapped, as CWL cannot replace an ENTRYPOINT: there
   only the engine's ``ToolTimeLimit`` applies.
 - **Numbers.** ``cwltool --provenance`` fails on any float input value ("Type is not JSON serializable:
@@ -58,12 +59,12 @@ _TYPES = {"integer": "int", "number": "string", "string": "string", "boolean": "
 # the command reach it as arguments ($0 names it in sh's own messages), never pasted into it.
 TIME_LIMIT_NAME = "r2o-time-limit"
 TIME_LIMIT_SCRIPT = (
-    'name=$1 limit=$2 grace=$3; shift 3; timeout -k "$grace" "$limit" "$@"; rc=$?; '
+    'name=$1 limit=$2 grace=$3; shift 3; timeout -v -k "$grace" "$limit" "$@"; rc=$?; '
     'if [ "$rc" -eq 124 ]; then echo "$name ran past its timeout of $limit s and was stopped '
     '(SIGTERM at the limit, SIGKILL $grace s later)" >&2; fi; exit "$rc"'
 )
 TIMED_OUT_EXIT = 124  # coreutils timeout's status when the command ran past the limit
-KILL_AFTER_S = 10  # SIGTERM, then SIGKILL this long after it (AWS Batch also stops with SIGTERM first)
+KILL_AFTER_S = 10  # SIGTERM at the limit, then SIGKILL this long after it
 
 
 @dataclass(frozen=True)
