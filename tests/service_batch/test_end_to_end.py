@@ -31,13 +31,12 @@ from r2o.pipeline import batch as pipeline_batch
 from r2o.render.batch import BatchOptions, DataVolume
 from r2o.repo import Repository
 from r2o.service import states
-from r2o.service.aws import events, reconcile
-from r2o.service.aws.batch import BatchExecutor, BatchSettings
-from r2o.service.catalog import Catalog
-from r2o.service.store import SqliteStore
+from r2o.service.aws import events, handler
+from r2o.service.aws.batch import BatchExecutor
 from tests.aws.conftest import ACCOUNT, REGION, aws_environment, create_queue
 from tests.conftest import REPO_ROOT
-from tests.service_batch.conftest import queue_run
+from tests.service.lambda_client import LambdaClient, create_tables
+from tests.service.test_auth import cognito, sign_in, user_pool
 from tests.service_batch.motobatch import aws_dependencies, for_moto
 from tests.services import free_port
 
@@ -134,19 +133,30 @@ def deliver_events(executor: BatchExecutor, run_id: str, seen: dict[str, str]) -
                 continue  # lost
             event = events.event_for(job, region=REGION, account=ACCOUNT)
             assert event["detail"]["jobId"] == job["jobId"]
-            events.handle(event, executor)
+            handler.batch_event(event, None)  # the events function, as EventBridge invokes it
     return all(j["status"] in ("SUCCEEDED", "FAILED") for j in jobs if j["jobId"] in ids)
 
 
+def handler_caches() -> None:
+    """A new Lambda container: nothing cached from the last one."""
+    for cache in (
+        handler.config,
+        handler._api_handler,
+        handler.repository,
+        handler.catalog,
+        handler.executor,
+    ):
+        cache.cache_clear()
+
+
 def test_a_one_day_aqcast_on_moto_batch_with_s3_staging(
-    moto_here: str, images: dict[str, str], tmp_path: Path
+    moto_here: str, images: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = moto_here
     repo = Repository(REPO_ROOT)
     s3 = boto3.client("s3", endpoint_url=url, region_name=REGION)
     s3.create_bucket(Bucket=BUCKET)
     batch = boto3.client("batch", endpoint_url=url, region_name=REGION)
-    logs = boto3.client("logs", endpoint_url=url, region_name=REGION)
     create_queue(url, QUEUE)
     # the job definitions r2o deploy would register in S3 mode, as moto can run them
     options = BatchOptions(registry=REGISTRY, data=DataVolume(s3_bucket=BUCKET), name_prefix=PREFIX)
@@ -161,48 +171,84 @@ def test_a_one_day_aqcast_on_moto_batch_with_s3_staging(
         assert definition.payload["containerProperties"]["image"] == images[definition.component]
         batch.register_job_definition(**for_moto(definition.payload, job_env))
 
-    store = SqliteStore(tmp_path / "r2o.db")
-    settings = BatchSettings(queue=QUEUE, bucket=BUCKET, definition_prefix=PREFIX)
-    executor = BatchExecutor(repo, store, Catalog(repo, max_days=31), settings, batch=batch, s3=s3, logs=logs)
-    run = queue_run(executor, {"product": "aqcast", "parameters": {"start": DAY, "days": 1}})
-    executor.wake()
-    submitted = store.run(run.id)
-    assert submitted is not None and submitted.state == states.RUNNING, submitted
-
-    seen: dict[str, str] = {}
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    ended = False
-    while time.monotonic() < deadline and not ended:
-        ended = deliver_events(executor, run.id, seen)
-        time.sleep(2)
-    current = store.run(run.id)
-    assert current is not None and ended
-    tasks = {t.task_id: (t.state, t.reason) for t in store.tasks(run.id)}
-    # the events of cmaq's ends were lost: the run waits on them until the reconciler passes
-    assert current.state == states.RUNNING, (current.reason, tasks)
-    assert {t for t, (state, _) in tasks.items() if state == states.RUNNING} == {
-        "cmaq/2024-07-15",
-        "cmaq/2024-07-16",
+    # the Lambda functions' environment, as the stack sets it; a user of the stack's Cognito pool
+    idp = cognito(url)
+    pool, app = user_pool(idp, "r2o-e2e-users", {"carol": []})
+    tables = create_tables(url, "r2o-e2e")
+    env = {
+        "AWS_ENDPOINT_URL": url,
+        "R2O_RUNS_TABLE": tables["runs"],
+        "R2O_TASKS_TABLE": tables["tasks"],
+        "R2O_UPLOADS_TABLE": tables["uploads"],
+        "R2O_RESULTS_BUCKET": BUCKET,
+        "R2O_JOB_QUEUE": QUEUE,
+        "R2O_DEFINITION_PREFIX": PREFIX,
+        "R2O_REPO": str(REPO_ROOT),
+        "R2O_RESULTS_EXPIRY_DAYS": "1",
+        "R2O_OIDC_ISSUER": f"https://cognito-idp.{REGION}.amazonaws.com/{pool}",
+        "R2O_OIDC_AUDIENCE": app,
+        "R2O_OIDC_JWKS_URL": f"{url}/{pool}/.well-known/jwks.json",  # moto serves the keys here
     }
-    assert reconcile.run_once(executor)["ended"] == [run.id]
-    current = store.run(run.id)
-    tasks = {t.task_id: (t.state, t.reason) for t in store.tasks(run.id)}
-    assert current is not None and current.state == states.COMPLETE, (current.reason, tasks)
-    assert current.reason == "13 task(s) done"  # 6 steps x 2 days (the look-ahead day) + compliance
-    assert reconcile.run_once(executor)["ended"] == []  # nothing left for the reconciler
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    handler_caches()
+    token = {"Authorization": f"Bearer {sign_in(idp, app, 'carol')['access']}"}
+    try:
+        with LambdaClient(handler.api) as client:
+            launched = client.post(
+                "/api/v1/runs",
+                json={"product": "aqcast", "parameters": {"start": DAY, "days": 1}},
+                headers=token,
+            )
+            assert launched.status_code == 201, launched.text
+            run_id = launched.json()["id"]
+            executor = handler.executor()
+            store = executor.store
+            submitted = store.run(run_id)
+            assert submitted is not None and submitted.state == states.RUNNING, submitted
 
-    # every task folder holds its provenance, written last, listing its outputs' sha256
-    listed = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"runs/{run.id}/")["Contents"]}
-    for task_id in tasks:
-        assert f"runs/{run.id}/{task_id}/provenance.json" in listed, task_id
-    key = f"runs/{run.id}/compliance/mda8_max.png"
-    presigned = s3.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": key}, ExpiresIn=3600)
-    with urllib.request.urlopen(presigned, timeout=30) as answer:
-        downloaded = answer.read()
-    assert downloaded[:8] == b"\x89PNG\r\n\x1a\n"
-    assert downloaded == local_map()
-    # the log of a task, from CloudWatch Logs
-    report = next(t for t in store.tasks(run.id) if t.task_id == "compliance")
-    page = executor.read_log(store.run(run.id), report, 0, 100_000, finished=True)  # type: ignore[arg-type]
-    assert "r2o-stage: done" in page.text
-    store.close()
+            seen: dict[str, str] = {}
+            deadline = time.monotonic() + RUN_TIMEOUT_S
+            ended = False
+            while time.monotonic() < deadline and not ended:
+                ended = deliver_events(executor, run_id, seen)
+                time.sleep(2)
+            current = store.run(run_id)
+            assert current is not None and ended
+            tasks = {t.task_id: (t.state, t.reason) for t in store.tasks(run_id)}
+            # the events of cmaq's ends were lost: the run waits on them until the reconciler passes
+            assert current.state == states.RUNNING, (current.reason, tasks)
+            waiting = {t for t, (state, _) in tasks.items() if state == states.RUNNING}
+            assert waiting == {"cmaq/2024-07-15", "cmaq/2024-07-16"}
+            assert handler.reconcile({"source": "aws.events", "detail-type": "Scheduled Event"}, None)[
+                "ended"
+            ] == [run_id]
+            shown = client.get(f"/api/v1/runs/{run_id}", headers=token).json()
+            tasks = {t.task_id: (t.state, t.reason) for t in store.tasks(run_id)}
+            assert shown["state"] == states.COMPLETE, (shown, tasks)
+            assert shown["reason"] == "13 task(s) done"  # 6 steps x 2 days (the look-ahead day) + compliance
+            assert handler.reconcile({}, None)["ended"] == []  # nothing left for the reconciler
+
+            # every task folder holds its provenance, written last, listing its outputs' sha256
+            listed = {
+                o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"runs/{run_id}/")["Contents"]
+            }
+            for task_id in tasks:
+                assert f"runs/{run_id}/{task_id}/provenance.json" in listed, task_id
+            # the map through the API: a redirect to a presigned URL
+            answer = client.get(
+                f"/api/v1/runs/{run_id}/outputs/compliance/mda8_max.png",
+                headers=token,
+                follow_redirects=False,
+            )
+            assert answer.status_code == 307, answer.text
+            with urllib.request.urlopen(answer.headers["location"], timeout=30) as got:
+                downloaded = got.read()
+            assert downloaded[:8] == b"\x89PNG\r\n\x1a\n"
+            assert downloaded == local_map()
+            # a task's log, from CloudWatch Logs through the API
+            log = client.get(f"/api/v1/runs/{run_id}/tasks/compliance/logs", headers=token)
+            assert log.status_code == 200, log.text
+            assert "r2o-stage: done" in log.json()["text"]
+    finally:
+        handler_caches()
