@@ -1,12 +1,15 @@
-"""A 1-day AQcast on moto's Batch in the local Docker engine, in S3 data mode, start to map.
+"""A 1-day AQcast on moto's Batch in the local Docker engine, in S3 data mode, start to map, through
+the Lambda functions.
 
 The job definitions are the real manifests' rendering in S3 mode (``plan_pipeline``), adapted only as
 moto needs (tests/service_batch/motobatch.py), with the images ``r2o build`` made, tagged with their
-rendered names. The run is committed QUEUED as the service commits it; the executor copies its inputs
+rendered names. A user of moto's Cognito pool launches the run through ``handler.api`` (an API Gateway
+payload 2.0 event; DynamoDB store, BatchExecutor built from the environment), which copies its inputs
 to S3 and submits the array jobs; moto runs them (r2o-stage staging through moto's S3); the test
-delivers the "Batch Job State Change" events AWS would send (moto emits none), built from DescribeJobs
-as AWS documents them. The map then comes through a presigned URL and is compared byte for byte with
-the same day run locally by ``r2o pipeline run`` (an independent expectation: the local executor).
+delivers to ``handler.batch_event`` the "Batch Job State Change" events AWS would send (moto emits
+none), built from DescribeJobs as AWS documents them, except the ends of the cmaq jobs (lost), which
+``handler.reconcile`` then finds. The map comes through the API's presigned redirect and is compared
+byte for byte with the same day run locally by ``r2o pipeline run`` (an independent expectation).
 """
 
 from __future__ import annotations
