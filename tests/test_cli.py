@@ -10,12 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import run_cli
 from tests.conftest import REPO_ROOT
 
 R2O = [sys.executable, "-c", "from r2o.cli.main import main; main()"]
 
 
 def r2o(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
+    """In this process (tests/cli_runner.py); the entry point itself is tested by r2o_process."""
+    return run_cli(*args, cwd=cwd)
+
+
+def r2o_process(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*R2O, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
@@ -113,13 +119,13 @@ def test_repo_option(repo_copy: Path, tmp_path: Path) -> None:
 
 
 def test_unknown_command_is_a_usage_error() -> None:
-    proc = r2o("frobnicate")
+    proc = r2o_process("frobnicate")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
 
 
 def test_debug_shows_traceback(tmp_path: Path) -> None:
-    proc = r2o("--debug", "list", cwd=tmp_path)
+    proc = r2o_process("--debug", "list", cwd=tmp_path)
     assert proc.returncode == 2
     assert "Traceback" in proc.stderr
 
@@ -141,7 +147,10 @@ def test_run_bad_arguments(repo_copy: Path, args: list[str], code: int, needle: 
 
 def test_run_native_prints_the_matrix(repo_copy: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    proc = r2o("run", "identity-matrix", "--native", "-p", "size=4", "--output", str(out), cwd=repo_copy)
+    # a subprocess: the run pumps the child's output to the real stdout/stderr byte streams
+    proc = r2o_process(
+        "run", "identity-matrix", "--native", "-p", "size=4", "--output", str(out), cwd=repo_copy
+    )
     assert proc.returncode == 0, proc.stderr
     expected = (REPO_ROOT / "components/identity-matrix/tests/golden/size-4/expected/stdout.txt").read_text()
     assert proc.stdout == expected
@@ -154,7 +163,7 @@ def test_run_native_failure_leaves_no_output(repo_copy: Path, tmp_path: Path) ->
         "import sys\nprint('partial')\nsys.stderr.write('boom: bad input\\n')\nsys.exit(3)\n"
     )
     out = tmp_path / "out"
-    proc = r2o("run", "identity-matrix", "--native", "--output", str(out), cwd=repo_copy)
+    proc = r2o_process("run", "identity-matrix", "--native", "--output", str(out), cwd=repo_copy)
     assert_clean_error(proc, 7, "exited with code 3", "boom: bad input")
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [repo_copy.parent / "repo"] or not any(
@@ -165,7 +174,7 @@ def test_run_native_failure_leaves_no_output(repo_copy: Path, tmp_path: Path) ->
 def test_run_native_timeout(repo_copy: Path, tmp_path: Path) -> None:
     algorithm = repo_copy / "components" / "identity-matrix" / "algorithm.py"
     algorithm.write_text("import time\nprint('starting', flush=True)\ntime.sleep(30)\n")
-    proc = r2o(
+    proc = r2o_process(
         "run", "identity-matrix", "--native", "--timeout", "1", "--output", str(tmp_path / "o"), cwd=repo_copy
     )
     assert_clean_error(proc, 9, "ran past its timeout of 1 s", "starting")
