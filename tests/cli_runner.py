@@ -23,7 +23,9 @@ from r2o.cli.main import main
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """`r2o *args` in ``cwd``, in this process; never raises for the exit code (as subprocess.run)."""
-    stdout, stderr = io.StringIO(), io.StringIO()
+    # byte streams under text ones, as a process's: `r2o run` copies the program's output to sys.stdout.buffer
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    stderr = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
     argv = [str(arg) for arg in args]
     code: int = 0
     with contextlib.chdir(cwd), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -31,4 +33,11 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
             main(argv)
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return subprocess.CompletedProcess(["r2o", *argv], code, stdout.getvalue(), stderr.getvalue())
+    return subprocess.CompletedProcess(["r2o", *argv], code, _text(stdout), _text(stderr))
+
+
+def _text(stream: io.TextIOWrapper) -> str:
+    """What subprocess.run(text=True) reads: UTF-8 with universal newlines."""
+    stream.flush()
+    data = stream.buffer.getvalue()  # type: ignore[attr-defined]
+    return str(data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"))
