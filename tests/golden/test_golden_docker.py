@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.golden.test_golden_native import add_fixture, assert_every_repository_case_passes
-from tests.test_cli import r2o
+from tests.test_cli import r2o_process as r2o  # Docker builds and runs: a real process
 
 pytestmark = pytest.mark.docker
 

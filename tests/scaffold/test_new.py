@@ -12,7 +12,8 @@ from r2o.errors import BuildError, InputError, UsageError
 from r2o.images.plan import ImageGraph
 from r2o.repo import Repository
 from r2o.run.backend import Backend
-from tests.test_cli import assert_clean_error, r2o
+from tests.test_cli import assert_clean_error
+from tests.test_cli import r2o_process as r2o  # Docker builds and runs: a real process
 
 
 @pytest.mark.parametrize("template", scaffold.TEMPLATES)
